@@ -1,0 +1,140 @@
+# rattan: plain Makefile.
+#
+#   make                 build/librattan.a, build/librattan.so, build/rattan
+#   make test            the test suite (installs missing packages first)
+#   make SANITIZE=1 test the same under ASan + UBSan, in build-asan/
+#   make check-layers    fail on an include that breaks the layer rules
+#   make format          clang-format every source; format-check: verify
+#   make install         PREFIX=/usr/local DESTDIR= (header, libs, rattan, .pc)
+#   make check-install   install into a temporary prefix and build a program
+#                        against it with pkg-config
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make deps            install missing Debian packages
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+CFLAGS  ?= -O2 -g
+FUZZ_SECONDS ?= 60
+
+VERSION := $(shell sed -n 's/^\#define RATTAN_VERSION_STRING *"\(.*\)"/\1/p' include/rattan.h)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+
+W = -Wall -Wextra -Wshadow -Wstrict-prototypes
+ifeq ($(CI),true)
+W += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build-asan
+SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD   ?= build
+SAN      =
+endif
+
+XCFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude -I. $(W) $(SAN)
+LIBS    = -llmdb -lmsgpackc -lcbor -lpthread
+
+LIB_SRC  = $(wildcard store/*.c engine/*.c api/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c)) $(BUILD)/fuzz/targets.o
+FUZZ_TARGETS = record
+
+STATIC = $(BUILD)/librattan.a
+SHARED = $(BUILD)/librattan.so.$(VERSION)
+
+.PHONY: all test check-layers format format-check install check-install \
+        fuzz deps clean
+
+all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,librattan.so.$(MAJOR) $(SAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/librattan.so: $(SHARED)
+	ln -sf librattan.so.$(VERSION) $(BUILD)/librattan.so.$(MAJOR)
+	ln -sf librattan.so.$(VERSION) $@
+
+$(BUILD)/rattan: $(CLI_OBJ) $(STATIC)
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
+
+$(BUILD)/run-tests: $(TEST_OBJ) $(STATIC)
+	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(STATIC) $(LIBS)
+
+# Each test gets a fresh store under TMPDIR; the runner's last line is
+# "N passed, N failed". T=name runs the tests whose names contain it.
+test: deps all $(BUILD)/run-tests
+	$(BUILD)/run-tests $(T)
+
+# Layers point down: cli -> api -> engine -> store. LMDB is store's alone;
+# msgpack and CBOR belong to store/ and api/.
+check-layers:
+	@bad=0; \
+	f=$$(grep -lE '^\s*#\s*include\s*[<"]lmdb\.h' $$(git ls-files '*.c' '*.h' | grep -v '^store/')); \
+	[ -z "$$f" ] || { echo "lmdb.h outside store/: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*[<"](msgpack|cbor)(\.h|/)' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|api)/')); \
+	[ -z "$$f" ] || { echo "msgpack/cbor headers outside store/ and api/: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(engine|api|cli)/' store/*.[ch]); \
+	[ -z "$$f" ] || { echo "store/ includes an upper layer: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(api|cli)/' engine/*.[ch]); \
+	[ -z "$$f" ] || { echo "engine/ includes an upper layer: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(cli|engine|store)/' api/*.[ch] | grep -v '^api/api_int.h$$'); \
+	[ -z "$$f" ] || { echo "api/ must reach lower layers through api_int.h only: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(api|engine|store)/' cli/*.[ch]); \
+	[ -z "$$f" ] || { echo "cli/ must use include/rattan.h only: $$f"; bad=1; }; \
+	[ $$bad = 0 ] && echo "layers ok"
+
+SOURCES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(SOURCES)
+format-check:
+	@clang-format --dry-run --Werror $(SOURCES) && echo "format ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/rattan.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf librattan.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librattan.so.$(MAJOR)
+	ln -sf librattan.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librattan.so
+	install -m 755 $(BUILD)/rattan $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' rattan.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rattan.pc
+
+check-install:
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(MAKE) --no-print-directory install PREFIX="$$d/usr" >/dev/null && \
+	export PKG_CONFIG_PATH="$$d/usr/lib/pkgconfig" && \
+	$(CC) -o "$$d/hello" examples/hello.c $$(pkg-config --cflags --libs rattan) && \
+	LD_LIBRARY_PATH="$$d/usr/lib" "$$d/hello" "$$d/db" && \
+	"$$d/usr/bin/rattan" version
+
+# libFuzzer targets: fuzz/fuzz_<name>.c over the library built for fuzzing.
+FUZZ_BUILD = build-fuzz
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@for t in $(FUZZ_TARGETS); do \
+	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/fuzz_$$t fuzz/fuzz_$$t.c fuzz/targets.c $(LIB_SRC) $(LIBS) || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=64 -timeout=10 \
+	    $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+deps:
+	@sh .ci/deps.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,126 @@
+/*
+ * engine: the execution layer's interface to api/.
+ *
+ * For now this holds the state machine: the transition table of bamboo's
+ * classic line, the counter and version rules applied by every
+ * transition, the version generator and the clock. Every transition is
+ * written together with its journal event inside one eng_write, so both
+ * commit or neither does.
+ */
+#ifndef RATTAN_ENGINE_H
+#define RATTAN_ENGINE_H
+
+#include <stdint.h>
+
+#include "rattan.h"
+#include "store/store.h"
+
+typedef struct eng eng;
+typedef struct eng_txn eng_txn;
+
+typedef struct eng_config {
+  st_config store;
+  rattan_clock clock;
+  int has_seed;
+  uint64_t seed;
+  unsigned rerun_limit; /* 0 for bamboo's default of 100 */
+} eng_config;
+
+/* Opens the store in dir (which must exist) and returns an engine owned by
+ * the caller until eng_close. */
+int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err);
+void eng_close(eng *e);
+st_store *eng_store(eng *e);
+
+/* ---- Clock -------------------------------------------------------------- */
+
+/* The engine clock's reading, microseconds since the epoch. */
+int64_t eng_now(eng *e);
+/* Moves a virtual clock forward to t (never backwards); no-op for other
+ * clocks. */
+void eng_clock_advance(eng *e, int64_t t);
+
+/* ---- States -------------------------------------------------------------- */
+
+/* Whether the table allows from -> to. CREATED stands for "no record":
+ * records are created directly in RUNNING or SUSPENDED, the two states
+ * bamboo's writers create them in; nothing returns to CREATED. */
+int eng_can_transit(int from, int to);
+
+/* ---- Writes -------------------------------------------------------------- */
+
+/* Runs fn in one write transaction (see st_write: fn may run more than
+ * once and must be re-runnable). Versions drawn inside fn, and the stored
+ * position of a seeded generator, take effect only if the commit succeeds,
+ * so a failed write leaves the engine exactly as it was. */
+typedef int (*eng_write_fn)(eng_txn *t, void *ctx, errbuf *err);
+int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
+
+st_txn *eng_txn_store(eng_txn *t);
+eng *eng_txn_engine(eng_txn *t);
+/* Writes a fresh version ("v" + 32 lowercase hex) into out. */
+void eng_new_version(eng_txn *t, char out[ST_VERSION_LEN + 1]);
+
+/* ---- Transitions ---------------------------------------------------------
+ * Each action is one of bamboo's state writes with its counter rules
+ * (reference/bamboo-engine.md section 3):
+ *   RUN          CREATED -> RUNNING: new record, loop 1, new version;
+ *                READY -> RUNNING: counters kept;
+ *                FINISHED -> RUNNING (re-entry): loop and inner_loop + 1,
+ *                  skip, retry and error_ignored reset, new version, the
+ *                  old record kept as history, archived time kept (bamboo
+ *                  does not clear it); past the rerun limit the node goes
+ *                  FINISHED -> FAILED instead (never for subprocesses).
+ *                Every RUNNING write sets the start time, root_id and
+ *                parent_id.
+ *   FINISH       RUNNING -> FINISHED, archived now; with ignore_error the
+ *                error_ignored flag is set.
+ *   FAIL         RUNNING -> FAILED, archived now.
+ *   RETRY        FAILED -> READY: retry + 1, new version, start and
+ *                archived times cleared, old record to history.
+ *   SKIP         FAILED -> FINISHED: skip set, new version, archived now,
+ *                old record to history.
+ *   FORCED_FAIL  RUNNING -> FAILED: new version, archived now.
+ *   PAUSE        CREATED / READY / RUNNING -> SUSPENDED (a node not yet
+ *                reached gets a record with empty root and parent ids).
+ *   RESUME_NODE  SUSPENDED -> READY.  RESUME_PIPELINE  SUSPENDED -> RUNNING.
+ *   REVOKE       RUNNING / SUSPENDED -> REVOKED; times untouched.
+ *   SET          any edge of the table to change.to, with only the times
+ *                every write sets (start on RUNNING, archived on FINISHED
+ *                or FAILED): for replaying recorded edges.
+ */
+enum eng_action {
+  ACT_RUN,
+  ACT_FINISH,
+  ACT_FAIL,
+  ACT_RETRY,
+  ACT_SKIP,
+  ACT_FORCED_FAIL,
+  ACT_PAUSE,
+  ACT_RESUME_NODE,
+  ACT_RESUME_PIPELINE,
+  ACT_REVOKE,
+  ACT_SET,
+  ACT_COUNT
+};
+
+typedef struct eng_change {
+  int action;            /* enum eng_action */
+  int to;                /* ACT_SET only */
+  int ignore_error;      /* ACT_FINISH only */
+  int is_subprocess;     /* ACT_RUN: exempt from the rerun limit */
+  const char *root_id;   /* ACT_RUN: NULL keeps the stored value */
+  const char *parent_id; /* ACT_RUN: NULL keeps the stored value */
+} eng_change;
+
+/* Applies c to the node's record and appends the journal event, both in
+ * t. On success *out (if not NULL) holds the new record. A change the
+ * table or the action's rules refuse returns RATTAN_ESTATE with a message
+ * naming the node, the from and the to state, and writes nothing. */
+int eng_transit(eng_txn *t, const char *task, const char *node,
+                const eng_change *c, st_state *out, errbuf *err);
+
+/* "run", "retry", ...: the journal's name for an action. */
+const char *eng_action_name(int action);
+
+#endif

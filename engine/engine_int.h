@@ -1,0 +1,26 @@
+/* Shared by the engine's own files only. */
+#ifndef RATTAN_ENGINE_INT_H
+#define RATTAN_ENGINE_INT_H
+
+#include "engine.h"
+
+struct eng {
+  st_store *st;
+  rattan_clock clock;
+  int64_t vnow; /* the virtual clock's reading */
+  unsigned rerun_limit;
+  int seeded;
+  uint64_t seed;
+  uint64_t rng_pos; /* versions drawn so far; committed ones only */
+};
+
+struct eng_txn {
+  eng *e;
+  st_txn *st;
+  uint64_t rng_pos; /* this run's position; adopted after commit */
+};
+
+/* A seed from the system's random source. */
+uint64_t eng_random_seed(void);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * Fuzz target bodies, shared by the libFuzzer entry points
+ * (fuzz/fuzz_<name>.c) and the corpus replay in the test suite. Each
+ * accepts any bytes and aborts only on a real bug.
+ */
+#ifndef RATTAN_FUZZ_TARGETS_H
+#define RATTAN_FUZZ_TARGETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A stored state record: decode; a record that decodes must encode and
+ * decode again to the same bytes. */
+int fuzz_record(const uint8_t *data, size_t size);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * The LMDB environment: open and close, transactions, the write loop that
+ * grows the map on MDB_MAP_FULL, raw record access, dumps and the fault
+ * points tests use. This is the only file that calls mdb_txn_* and
+ * mdb_env_*; the record codecs build on st_get / st_put.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mp.h"
+#include "rattan.h"
+#include "store.h"
+#include "store_int.h"
+
+#define DEFAULT_MAP_SIZE     ((size_t)64 << 20)
+#define DEFAULT_MAP_SIZE_MAX ((size_t)256 << 30)
+
+static const char *const db_names[ST_DB_COUNT] = {
+    "meta", "tasks",     "definitions", "states",
+    "data", "histories", "schedules",   "journal"};
+
+struct st_txn {
+  st_store *store;
+  MDB_txn *txn;
+  int write;
+  int failed;  /* a put or del failed: only abort remains */
+  int mapfull; /* that failure was MDB_MAP_FULL */
+  buf scratch;
+};
+
+struct st_store {
+  MDB_env *env;
+  MDB_dbi dbi[ST_DB_COUNT];
+  size_t map_max;
+  int panic; /* LMDB reported MDB_PANIC: every call fails */
+  st_txn w;  /* the write txn; writes are serialized by contract */
+  char dir[256];
+  struct {
+    unsigned put_n, commit_n;
+    int put_code, commit_code;
+  } fault;
+};
+
+/* Maps an LMDB or errno code to ours, with a message naming what failed. */
+static int map_err(st_store *s, int rc, const char *what, errbuf *err) {
+  int code;
+  switch (rc) {
+    case MDB_NOTFOUND:
+      code = RATTAN_ENOTFOUND;
+      break;
+    case MDB_KEYEXIST:
+      code = RATTAN_EEXIST;
+      break;
+    case MDB_MAP_FULL:
+      code = RATTAN_EFULL;
+      break;
+    case MDB_READERS_FULL:
+    case MDB_DBS_FULL:
+    case MDB_TXN_FULL:
+      code = RATTAN_ELIMIT;
+      break;
+    case MDB_BAD_VALSIZE:
+      code = RATTAN_EINVAL;
+      break;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      code = RATTAN_ECORRUPT;
+      break;
+    case MDB_PANIC:
+      code = RATTAN_EPANIC;
+      if (s) s->panic = 1;
+      break;
+    case MDB_BAD_TXN:
+      code = RATTAN_EBADTXN;
+      break;
+    case ENOMEM:
+      code = RATTAN_ENOMEM;
+      break;
+    case ENOSPC:
+      code = RATTAN_ENOSPC;
+      break;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      code = RATTAN_EACCES;
+      break;
+    case EBUSY:
+    case EAGAIN:
+      code = RATTAN_EBUSY;
+      break;
+    default:
+      code = RATTAN_EIO;
+      break;
+  }
+  return err_set(err, code, "store %s: %s: %s", s ? s->dir : "?", what,
+                 mdb_strerror(rc));
+}
+
+/* Fault codes are ours; turn them back into what LMDB would return. */
+static int fault_to_mdb(int code) {
+  switch (code) {
+    case RATTAN_EFULL:
+      return MDB_MAP_FULL;
+    case RATTAN_ENOSPC:
+      return ENOSPC;
+    default:
+      return EIO;
+  }
+}
+
+static int fault_hit(unsigned *n, int code) {
+  if (*n == 0 || --*n != 0) return 0;
+  return fault_to_mdb(code);
+}
+
+void st_fault(st_store *s, int what, unsigned n, int code) {
+  if (what == ST_FAULT_PUT) {
+    s->fault.put_n = n;
+    s->fault.put_code = code;
+  } else {
+    s->fault.commit_n = n;
+    s->fault.commit_code = code;
+  }
+}
+
+/* Begins an LMDB txn, adopting a map another process grew. */
+static int txn_begin(st_store *s, unsigned flags, MDB_txn **out, errbuf *err) {
+  int rc = mdb_txn_begin(s->env, NULL, flags, out);
+  if (rc == MDB_MAP_RESIZED) {
+    rc = mdb_env_set_mapsize(s->env, 0);
+    if (rc == 0) rc = mdb_txn_begin(s->env, NULL, flags, out);
+  }
+  return rc ? map_err(s, rc, "begin transaction", err) : 0;
+}
+
+size_t st_map_size(st_store *s) {
+  MDB_envinfo info;
+  mdb_env_info(s->env, &info);
+  return info.me_mapsize;
+}
+
+static int count_line(const char *msg, void *ctx) {
+  (void)msg;
+  ++*(int *)ctx;
+  return 0;
+}
+
+int st_reader_count(st_store *s) {
+  int lines = 0;
+  mdb_reader_list(s->env, count_line, &lines);
+  return lines > 1 ? lines - 1 : 0; /* the first line is a header */
+}
+
+/* Doubles the map up to the maximum. Only called with no txn open in this
+ * process, as mdb_env_set_mapsize requires. */
+static int grow(st_store *s, errbuf *err) {
+  size_t cur = st_map_size(s);
+  if (cur >= s->map_max)
+    return err_set(err, RATTAN_EFULL,
+                   "store %s: map full at its maximum of %zu bytes "
+                   "(raise map_size_max); nothing was written",
+                   s->dir, s->map_max);
+  size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
+  int rc = mdb_env_set_mapsize(s->env, next);
+  return rc ? map_err(s, rc, "grow map", err) : 0;
+}
+
+int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
+  if (s->panic)
+    return err_set(err, RATTAN_EPANIC, "store %s: unusable after a fatal error",
+                   s->dir);
+  st_txn *t = &s->w;
+  for (;;) {
+    int rc = txn_begin(s, 0, &t->txn, err);
+    if (rc) return rc;
+    t->failed = t->mapfull = 0;
+    t->scratch.len = 0;
+    rc = fn(t, ctx, err);
+    if (rc == 0 && t->failed)
+      rc = err_set(err, RATTAN_EBADTXN,
+                   "store %s: a write failed inside "
+                   "the transaction",
+                   s->dir);
+    if (rc) {
+      mdb_txn_abort(t->txn);
+      t->txn = NULL;
+      if (!t->mapfull) return rc;
+      if ((rc = grow(s, err))) return rc;
+      continue;
+    }
+    int mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code);
+    if (mrc)
+      mdb_txn_abort(t->txn);
+    else
+      mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
+    t->txn = NULL;
+    if (mrc == MDB_MAP_FULL) {
+      if ((rc = grow(s, err))) return rc;
+      continue;
+    }
+    return mrc ? map_err(s, mrc, "commit", err) : 0;
+  }
+}
+
+int st_read_begin(st_store *s, st_txn **out, errbuf *err) {
+  *out = NULL;
+  if (s->panic)
+    return err_set(err, RATTAN_EPANIC, "store %s: unusable after a fatal error",
+                   s->dir);
+  st_txn *t = rt_malloc(sizeof *t);
+  if (!t) return err_set(err, RATTAN_ENOMEM, "store %s: out of memory", s->dir);
+  *t = (st_txn){.store = s};
+  int rc = txn_begin(s, MDB_RDONLY, &t->txn, err);
+  if (rc) {
+    rt_free(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+void st_read_end(st_txn *t) {
+  if (!t) return;
+  mdb_txn_abort(t->txn);
+  rt_free(t);
+}
+
+buf *st_scratch(st_txn *t) {
+  return &t->scratch;
+}
+
+static MDB_val val_of(st_slice s) {
+  return (MDB_val){s.len, (void *)s.ptr};
+}
+
+int st_get(st_txn *t, int db, st_slice key, st_slice *val, errbuf *err) {
+  if (t->failed)
+    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
+  MDB_val k = val_of(key), v;
+  int rc = mdb_get(t->txn, t->store->dbi[db], &k, &v);
+  if (rc == MDB_NOTFOUND) return RATTAN_ENOTFOUND;
+  if (rc) return map_err(t->store, rc, db_names[db], err);
+  *val = (st_slice){v.mv_data, v.mv_size};
+  return 0;
+}
+
+static int write_failed(st_txn *t, int rc, int db, const char *what,
+                        errbuf *err) {
+  t->failed = 1;
+  t->mapfull = rc == MDB_MAP_FULL;
+  char msg[64];
+  snprintf(msg, sizeof msg, "%s in %s", what, db_names[db]);
+  return map_err(t->store, rc, msg, err);
+}
+
+int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
+  if (t->failed)
+    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
+  st_store *s = t->store;
+  MDB_val k = val_of(key), v = val_of(val);
+  int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
+  if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, 0);
+  return rc ? write_failed(t, rc, db, "put", err) : 0;
+}
+
+int st_del(st_txn *t, int db, st_slice key, errbuf *err) {
+  if (t->failed)
+    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
+  MDB_val k = val_of(key);
+  int rc = mdb_del(t->txn, t->store->dbi[db], &k, NULL);
+  if (rc == MDB_NOTFOUND) return RATTAN_ENOTFOUND;
+  return rc ? write_failed(t, rc, db, "delete", err) : 0;
+}
+
+int st_each(st_txn *t, int db, st_slice prefix, st_each_fn fn, void *ctx,
+            errbuf *err) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(t->txn, t->store->dbi[db], &c);
+  if (rc) return map_err(t->store, rc, db_names[db], err);
+  MDB_val k = val_of(prefix), v;
+  MDB_cursor_op op = prefix.len ? MDB_SET_RANGE : MDB_FIRST;
+  int ret = 0;
+  while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+    op = MDB_NEXT;
+    if (prefix.len &&
+        (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.ptr, prefix.len)))
+      break;
+    ret = fn((st_slice){k.mv_data, k.mv_size}, (st_slice){v.mv_data, v.mv_size},
+             ctx);
+    if (ret) break;
+  }
+  mdb_cursor_close(c);
+  if (rc && rc != MDB_NOTFOUND) return map_err(t->store, rc, db_names[db], err);
+  return ret;
+}
+
+int st_last(st_txn *t, int db, st_slice prefix, st_slice *key, st_slice *val,
+            errbuf *err) {
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(t->txn, t->store->dbi[db], &c);
+  if (rc) return map_err(t->store, rc, db_names[db], err);
+  /* Position on the first key past every key with the prefix, then step
+   * back one. */
+  uint8_t next[KEY_MAX];
+  memcpy(next, prefix.ptr, prefix.len);
+  next[prefix.len - 1]++;
+  MDB_val k = {prefix.len, next}, v;
+  rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 || rc == MDB_NOTFOUND)
+    rc = mdb_cursor_get(c, &k, &v, rc ? MDB_LAST : MDB_PREV);
+  mdb_cursor_close(c);
+  if (rc == MDB_NOTFOUND ||
+      (rc == 0 &&
+       (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.ptr, prefix.len))))
+    return RATTAN_ENOTFOUND;
+  if (rc) return map_err(t->store, rc, db_names[db], err);
+  *key = (st_slice){k.mv_data, k.mv_size};
+  *val = (st_slice){v.mv_data, v.mv_size};
+  return 0;
+}
+
+static int dump_one(st_slice k, st_slice v, void *ctx) {
+  buf *out = ctx;
+  uint8_t hdr[8];
+  mp_be32(hdr, (uint32_t)k.len);
+  mp_be32(hdr + 4, (uint32_t)v.len);
+  if (buf_append(out, hdr, 4) || buf_append(out, k.ptr, k.len) ||
+      buf_append(out, hdr + 4, 4) || buf_append(out, v.ptr, v.len))
+    return RATTAN_ENOMEM;
+  return 0;
+}
+
+int st_dump(st_txn *t, buf *out, errbuf *err) {
+  for (int db = 0; db < ST_DB_COUNT; db++) {
+    uint8_t tag = (uint8_t)db;
+    if (buf_append(out, &tag, 1))
+      return err_set(err, RATTAN_ENOMEM, "store dump: out of memory");
+    int rc = st_each(t, db, (st_slice){0}, dump_one, out, err);
+    if (rc == RATTAN_ENOMEM)
+      return err_set(err, rc, "store dump: out of memory");
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* ---- Open and close ----------------------------------------------------- */
+
+static int open_dbs(st_txn *t, void *ctx, errbuf *err) {
+  (void)ctx;
+  st_store *s = t->store;
+  for (int i = 0; i < ST_DB_COUNT; i++) {
+    int rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE, &s->dbi[i]);
+    if (rc) return map_err(s, rc, db_names[i], err);
+  }
+  int rc = st_check_schema(t, err);
+  if (rc == RATTAN_ESCHEMA) {
+    char why[ERRBUF_MAX];
+    snprintf(why, sizeof why, "%s", err ? err->msg : "");
+    err_set(err, rc, "store %s: %s", s->dir, why);
+  }
+  return rc;
+}
+
+int st_open(st_store **out, const char *dir, const st_config *cfg,
+            errbuf *err) {
+  *out = NULL;
+  if (strlen(dir) >= sizeof((st_store *)0)->dir)
+    return err_set(err, RATTAN_EINVAL, "store %.40s...: path too long", dir);
+  st_store *s = rt_malloc(sizeof *s);
+  if (!s) return err_set(err, RATTAN_ENOMEM, "store %s: out of memory", dir);
+  *s = (st_store){0};
+  s->w.store = s;
+  s->w.write = 1;
+  strcpy(s->dir, dir);
+  size_t map = cfg && cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE;
+  s->map_max =
+      cfg && cfg->map_size_max ? cfg->map_size_max : DEFAULT_MAP_SIZE_MAX;
+  if (s->map_max < map) s->map_max = map;
+
+  int ret;
+  int rc = mdb_env_create(&s->env);
+  if (rc) {
+    ret = map_err(s, rc, "create environment", err);
+    goto out_free_store;
+  }
+  unsigned flags = MDB_NOTLS;
+  if (cfg && cfg->nosync) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  if ((rc = mdb_env_set_maxdbs(s->env, ST_DB_COUNT)) ||
+      (rc = mdb_env_set_mapsize(s->env, map)) ||
+      (rc = mdb_env_open(s->env, dir, flags, 0600))) {
+    ret = map_err(s, rc, "open", err);
+    goto out_close_env;
+  }
+  int dead = 0;
+  if ((rc = mdb_reader_check(s->env, &dead))) {
+    ret = map_err(s, rc, "clear stale readers", err);
+    goto out_close_env;
+  }
+  if ((ret = st_write(s, open_dbs, NULL, err))) goto out_close_env;
+  *out = s;
+  return 0;
+
+out_close_env:
+  mdb_env_close(s->env);
+out_free_store:
+  buf_free(&s->w.scratch);
+  rt_free(s);
+  return ret;
+}
+
+void st_close(st_store *s) {
+  if (!s) return;
+  mdb_env_close(s->env);
+  buf_free(&s->w.scratch);
+  rt_free(s);
+}

@@ -1,0 +1,79 @@
+/* The allocator hook and the byte buffer (see mem.h). */
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rattan.h"
+
+static void *libc_malloc(size_t n, void *ctx) {
+  (void)ctx;
+  return malloc(n);
+}
+static void *libc_realloc(void *p, size_t n, void *ctx) {
+  (void)ctx;
+  return realloc(p, n);
+}
+static void libc_free(void *p, void *ctx) {
+  (void)ctx;
+  free(p);
+}
+
+static rattan_allocator alloc = {libc_malloc, libc_realloc, libc_free, NULL};
+
+int rattan_set_allocator(const rattan_allocator *a) {
+  if (!a) {
+    alloc = (rattan_allocator){libc_malloc, libc_realloc, libc_free, NULL};
+    return RATTAN_OK;
+  }
+  if (!a->malloc || !a->realloc || !a->free) return RATTAN_EINVAL;
+  alloc = *a;
+  return RATTAN_OK;
+}
+
+void *rt_malloc(size_t n) {
+  return alloc.malloc(n ? n : 1, alloc.ctx);
+}
+void *rt_realloc(void *p, size_t n) {
+  return alloc.realloc(p, n ? n : 1, alloc.ctx);
+}
+void rt_free(void *p) {
+  if (p) alloc.free(p, alloc.ctx);
+}
+
+char *rt_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = rt_malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+void buf_init(buf *b) {
+  *b = (buf){0};
+}
+
+void buf_free(buf *b) {
+  rt_free(b->data);
+  *b = (buf){0};
+}
+
+int buf_reserve(buf *b, size_t n) {
+  if (n <= b->cap - b->len) return 0;
+  if (n > SIZE_MAX / 2 - b->len) return RATTAN_ENOMEM;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap - b->len < n)
+    cap *= 2;
+  uint8_t *d = rt_realloc(b->data, cap);
+  if (!d) return RATTAN_ENOMEM;
+  b->data = d;
+  b->cap = cap;
+  return 0;
+}
+
+int buf_append(buf *b, const void *p, size_t n) {
+  if (n == 0) return 0;
+  if (buf_reserve(b, n)) return RATTAN_ENOMEM;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}

@@ -1,0 +1,36 @@
+/*
+ * Memory and byte buffers shared by every layer.
+ *
+ * store/ is the lowest layer, so the few utilities all layers need live
+ * here: the allocator hook behind rattan_set_allocator() and a growable
+ * byte buffer that encoders stream into.
+ */
+#ifndef RATTAN_MEM_H
+#define RATTAN_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *rt_malloc(size_t n);
+void *rt_realloc(void *p, size_t n);
+void rt_free(void *p);
+/* A copy of s owned by the caller (free with rt_free), or NULL on OOM. */
+char *rt_strdup(const char *s);
+
+/* A growable byte buffer. Zero-initialise it, or use buf_init. The bytes
+ * belong to the buffer until buf_free; pointers into it are invalidated by
+ * any call that grows it. */
+typedef struct buf {
+  uint8_t *data;
+  size_t len;
+  size_t cap;
+} buf;
+
+void buf_init(buf *b);
+void buf_free(buf *b);
+/* Makes room for n more bytes; 0 or RATTAN_ENOMEM. */
+int buf_reserve(buf *b, size_t n);
+/* Appends n bytes; 0 or RATTAN_ENOMEM (the buffer is unchanged then). */
+int buf_append(buf *b, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * store: the persistence layer, the only interface the engine sees.
+ *
+ * One LMDB environment per directory with named databases. Values are
+ * records encoded with msgpack (versioned: newer versions append fields,
+ * readers skip fields they do not know) or, in the journal, CBOR events.
+ * No LMDB type or error code leaves this layer: errors come back as
+ * rattan_error codes with a message in an errbuf.
+ *
+ * Transactions: all writes happen inside st_write(), which runs a callback
+ * in one write transaction and commits it. When the map fills up the
+ * transaction is aborted, the map grown and the callback run again, so a
+ * callback must be re-runnable: it may only change the store through its
+ * txn and must leave any memory it fills in complete on each run. Nothing a
+ * callback wrote is visible to anyone until st_write returns 0.
+ *
+ * Threads: a st_store may be shared by threads for reading (each thread its
+ * own read txn); writes must be serialized by the caller (the engine is).
+ */
+#ifndef RATTAN_STORE_H
+#define RATTAN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "mem.h"
+
+typedef struct st_store st_store;
+typedef struct st_txn st_txn;
+
+typedef struct st_slice {
+  const void *ptr;
+  size_t len;
+} st_slice;
+
+/* The named databases. The order is the on-disk DBI open order. */
+enum st_db {
+  ST_DB_META,      /* "schema", "rng": store-wide records */
+  ST_DB_TASKS,     /* task -> task record */
+  ST_DB_DEFS,      /* task -> compiled definition */
+  ST_DB_STATES,    /* task \0 node -> st_state */
+  ST_DB_DATA,      /* task \0 node -> execution data */
+  ST_DB_HISTORIES, /* task \0 node \0 be32 index -> st_state */
+  ST_DB_SCHEDULES, /* be64 due \0 task \0 node -> schedule */
+  ST_DB_JOURNAL,   /* task \0 be64 seq -> CBOR event */
+  ST_DB_COUNT
+};
+
+/* The schema this library writes; a store with a larger one is refused. */
+#define ST_SCHEMA_VERSION 1
+
+#define ST_ID_MAX      64        /* bytes in a task or node id, excluding NUL */
+#define ST_VERSION_LEN 33        /* "v" + 32 hex */
+#define ST_NO_TIME     INT64_MIN /* an unset time */
+
+typedef struct st_config {
+  int nosync;          /* no flush at commit */
+  size_t map_size;     /* initial map size in bytes, 0 for the default */
+  size_t map_size_max; /* growth stops here, 0 for the default */
+} st_config;
+
+/* Opens (creating if needed) the environment in dir, which must exist.
+ * Clears stale reader slots, creates the databases and checks the schema
+ * record (writing it into a new store). *out is owned by the caller until
+ * st_close. On failure *out is NULL and err says why. */
+int st_open(st_store **out, const char *dir, const st_config *cfg, errbuf *err);
+/* Closes s; NULL is a no-op. No txn may be open. */
+void st_close(st_store *s);
+
+/* The current map size in bytes. */
+size_t st_map_size(st_store *s);
+
+/* The number of reader slots in use, by live or dead processes. */
+int st_reader_count(st_store *s);
+
+/* Begins a read transaction; end it with st_read_end. Values read through
+ * it are borrowed from the map and valid only until st_read_end. */
+int st_read_begin(st_store *s, st_txn **out, errbuf *err);
+void st_read_end(st_txn *t);
+
+/* Runs fn(txn, ctx, err) in a write transaction and commits it when fn
+ * returns 0. If fn fails the transaction is aborted and fn's code
+ * returned; nothing is written. See the file comment for the re-run rule.
+ * Returns 0 only once the commit succeeded (and, without nosync, was
+ * flushed). Values read inside fn are valid only inside that run of fn. */
+typedef int (*st_write_fn)(st_txn *t, void *ctx, errbuf *err);
+int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
+
+/* ---- Raw access ---------------------------------------------------------
+ * A failed put or del makes the txn unusable (RATTAN_EBADTXN afterwards);
+ * st_write then aborts it. st_get returns RATTAN_ENOTFOUND without any
+ * message work when the key is absent. */
+int st_get(st_txn *t, int db, st_slice key, st_slice *val, errbuf *err);
+int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
+int st_del(st_txn *t, int db, st_slice key, errbuf *err);
+
+/* Calls fn for each record of db whose key starts with prefix (all
+ * records for an empty prefix), in key order. fn returning non-zero stops
+ * the walk and that value is returned. */
+typedef int (*st_each_fn)(st_slice key, st_slice val, void *ctx);
+int st_each(st_txn *t, int db, st_slice prefix, st_each_fn fn, void *ctx,
+            errbuf *err);
+
+/* The scratch buffer of a write txn, emptied by each st_write run; for
+ * encoders, so writes need no allocation of their own. */
+buf *st_scratch(st_txn *t);
+
+/* ---- Node state records ------------------------------------------------ */
+
+typedef struct st_state {
+  uint8_t state; /* rattan_state */
+  uint8_t skip;
+  uint8_t error_ignored;
+  uint32_t loop;
+  uint32_t inner_loop;
+  uint32_t retry;
+  char version[ST_VERSION_LEN + 1]; /* "" when none */
+  char root_id[ST_ID_MAX + 1];
+  char parent_id[ST_ID_MAX + 1];
+  int64_t created; /* microseconds since the epoch or ST_NO_TIME */
+  int64_t started;
+  int64_t archived;
+} st_state;
+
+/* Appends the msgpack encoding of r to out. */
+int st_state_encode(const st_state *r, buf *out);
+/* Decodes n bytes at p into *r. Corrupt input gives RATTAN_ECORRUPT with
+ * the byte offset and the reason; no allocation happens. */
+int st_state_decode(const void *p, size_t n, st_state *r, errbuf *err);
+
+/* RATTAN_ENOTFOUND if the node has no record. */
+int st_state_get(st_txn *t, const char *task, const char *node, st_state *r,
+                 errbuf *err);
+int st_state_put(st_txn *t, const char *task, const char *node,
+                 const st_state *r, errbuf *err);
+
+/* Appends r as the next history entry of the node (an earlier attempt). */
+int st_history_add(st_txn *t, const char *task, const char *node,
+                   const st_state *r, errbuf *err);
+/* The number of history entries of the node, and entry i (0 = oldest). */
+int st_history_count(st_txn *t, const char *task, const char *node, uint32_t *n,
+                     errbuf *err);
+int st_history_get(st_txn *t, const char *task, const char *node, uint32_t i,
+                   st_state *r, errbuf *err);
+
+/* ---- Journal ------------------------------------------------------------
+ * Append-only, keyed by (task, sequence). An entry is written in the
+ * caller's write txn, so it commits together with the change it records. */
+
+typedef struct st_event {
+  const char *kind;    /* event kind, named by the engine */
+  const char *node;    /* NULL for task-level events */
+  int from, to;        /* rattan_state; -1 when not a state change */
+  const st_state *rec; /* the record after the change, or NULL */
+  int64_t at;          /* clock reading */
+  const char *note;    /* a reason, or NULL */
+} st_event;
+
+/* Appends ev to the task's journal; *seq (if not NULL) gets its sequence
+ * number, starting at 1. */
+int st_journal_append(st_txn *t, const char *task, const st_event *ev,
+                      uint64_t *seq, errbuf *err);
+/* The number of entries in the task's journal (its last sequence). */
+int st_journal_count(st_txn *t, const char *task, uint64_t *n, errbuf *err);
+/* The CBOR bytes of entry seq, borrowed for the txn's lifetime. */
+int st_journal_get(st_txn *t, const char *task, uint64_t seq, st_slice *out,
+                   errbuf *err);
+
+/* ---- Store-wide records ------------------------------------------------ */
+
+/* The version generator's seed and position; RATTAN_ENOTFOUND if never
+ * stored. */
+int st_rng_get(st_txn *t, uint64_t *seed, uint64_t *pos, errbuf *err);
+int st_rng_put(st_txn *t, uint64_t seed, uint64_t pos, errbuf *err);
+
+/* Replaces the schema record (tests use it to simulate other versions). */
+int st_schema_put(st_txn *t, uint64_t schema, errbuf *err);
+
+/* Appends every record of every database to out, in database and key
+ * order, each as (db, key length, key, value length, value); equal dumps
+ * mean equal stores. */
+int st_dump(st_txn *t, buf *out, errbuf *err);
+
+/* ---- Fault injection (tests) --------------------------------------------
+ * Makes the nth put (ST_FAULT_PUT) or commit (ST_FAULT_COMMIT) from now on
+ * fail with code, as if LMDB had returned it: RATTAN_ENOSPC, RATTAN_EIO, or
+ * RATTAN_EFULL to simulate a full map (which st_write answers by growing
+ * the map and running its callback again). n = 0 disarms. */
+enum { ST_FAULT_PUT, ST_FAULT_COMMIT };
+void st_fault(st_store *s, int what, unsigned n, int code);
+
+#endif
