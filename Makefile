@@ -34,7 +34,7 @@ SAN      =
 endif
 
 XCFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude -I. $(W) $(SAN)
-LIBS    = -llmdb -lmsgpackc -lcbor -lpthread
+LIBS    = -llmdb -lmsgpackc -lcbor -ljansson -lpthread
 
 LIB_SRC  = $(wildcard store/*.c engine/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -59,7 +59,7 @@ $(STATIC): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,librattan.so.$(MAJOR) $(SAN) -o $@ $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,librattan.so.$(MAJOR) -Wl,--no-undefined $(SAN) -o $@ $^ $(LIBS)
 
 $(BUILD)/librattan.so: $(SHARED)
 	ln -sf librattan.so.$(VERSION) $(BUILD)/librattan.so.$(MAJOR)
@@ -73,7 +73,8 @@ $(BUILD)/run-tests: $(TEST_OBJ) $(STATIC)
 
 # Each test gets a fresh store under TMPDIR; the runner's last line is
 # "N passed, N failed". T=name runs the tests whose names contain it.
-test: deps all $(BUILD)/run-tests
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/run-tests
 	$(BUILD)/run-tests $(T)
 
 # Layers point down: cli -> api -> engine -> store. LMDB is store's alone;
@@ -121,7 +122,7 @@ check-install:
 
 # libFuzzer targets: fuzz/fuzz_<name>.c over the library built for fuzzing.
 FUZZ_BUILD = build-fuzz
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: deps
 	@mkdir -p $(FUZZ_BUILD)
 	@for t in $(FUZZ_TARGETS); do \

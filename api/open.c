@@ -4,6 +4,7 @@
  * (LMDB drops its locks when a second handle on the same file closes).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,11 +48,20 @@ static void release(open_dir *d) {
 
 void rattan_options_init(rattan_options *o) {
   memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
   o->durability = RATTAN_DURABILITY_SYNC;
   o->clock.kind = RATTAN_CLOCK_REAL;
 }
 
 static int check_options(const rattan_options *o, errbuf *err) {
+  /* Callers built against an older header pass a shorter struct; this
+   * version has no fields they could lack yet. */
+  if (o->struct_size <
+          offsetof(rattan_options, rerun_limit) + sizeof o->rerun_limit ||
+      o->struct_size > sizeof *o)
+    return err_set(err, RATTAN_EINVAL,
+                   "options.struct_size: %zu (use rattan_options_init)",
+                   o->struct_size);
   if (o->durability != RATTAN_DURABILITY_SYNC &&
       o->durability != RATTAN_DURABILITY_NOSYNC)
     return err_set(err, RATTAN_EINVAL, "options.durability: unknown value %d",

@@ -3,16 +3,6 @@
 
 #define DEFAULT_RERUN_LIMIT 100
 
-static int load_rng(st_txn *st, void *ctx, errbuf *err) {
-  eng *e = ctx;
-  uint64_t seed, pos;
-  int rc = st_rng_get(st, &seed, &pos, err);
-  if (rc == RATTAN_ENOTFOUND) return 0;
-  if (rc) return rc;
-  if (seed == e->seed) e->rng_pos = pos;
-  return 0;
-}
-
 int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   *out = NULL;
   eng *e = rt_malloc(sizeof *e);
@@ -25,18 +15,9 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   e->seed = cfg->has_seed ? cfg->seed : eng_random_seed();
   int rc = st_open(&e->st, dir, &cfg->store, err);
   if (rc) goto out_free_engine;
-  if (e->seeded) {
-    st_txn *t;
-    if ((rc = st_read_begin(e->st, &t, err))) goto out_close_store;
-    rc = load_rng(t, e, err);
-    st_read_end(t);
-    if (rc) goto out_close_store;
-  }
   *out = e;
   return 0;
 
-out_close_store:
-  st_close(e->st);
 out_free_engine:
   rt_free(e);
   return rc;
@@ -65,13 +46,25 @@ typedef struct write_ctx {
   uint64_t rng_pos; /* the position after the last run of fn */
 } write_ctx;
 
+/* A seeded generator's position is read and written inside the
+ * transaction, so processes sharing a store and a seed never draw the
+ * same version. */
 static int write_run(st_txn *st, void *ctx, errbuf *err) {
   write_ctx *w = ctx;
-  eng_txn t = {w->e, st, w->e->rng_pos};
-  int rc = w->fn(&t, w->ctx, err);
-  if (rc) return rc;
-  if (w->e->seeded && t.rng_pos != w->e->rng_pos &&
-      (rc = st_rng_put(st, w->e->seed, t.rng_pos, err)))
+  eng *e = w->e;
+  uint64_t start = e->rng_pos;
+  int rc;
+  if (e->seeded) {
+    rc = st_rng_get(st, e->seed, &start, err);
+    if (rc == RATTAN_ENOTFOUND)
+      start = 0;
+    else if (rc)
+      return rc;
+  }
+  eng_txn t = {e, st, start};
+  if ((rc = w->fn(&t, w->ctx, err))) return rc;
+  if (e->seeded && t.rng_pos != start &&
+      (rc = st_rng_put(st, e->seed, t.rng_pos, err)))
     return rc;
   w->rng_pos = t.rng_pos;
   return 0;

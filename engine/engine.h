@@ -123,4 +123,42 @@ int eng_transit(eng_txn *t, const char *task, const char *node,
 /* "run", "retry", ...: the journal's name for an action. */
 const char *eng_action_name(int action);
 
+/* ---- Tasks -------------------------------------------------------------- */
+
+typedef struct eng_task_opts {
+  const char *id;          /* NULL: the next number of the id sequence */
+  const char *name;        /* NULL: the pipeline's name, else the id */
+  const char *template_id; /* exports with several templates */
+} eng_task_opts;
+
+/* Problems found in a definition, each a JSON path and a reason. */
+typedef struct diag {
+  buf text;       /* path \0 reason \0, for each problem kept */
+  unsigned count; /* problems found (more than are kept past the cap) */
+  int oom;        /* a problem could not be stored */
+} diag;
+typedef diag eng_problems;
+
+/* Compiles the tree and creates a task in state CREATED: its record, its
+ * definition and a "create" journal entry, in one transaction. Problems
+ * with the tree are listed in *problems (zeroed by the caller, freed with
+ * eng_problems_free) and give RATTAN_EDEF. The new id is written to id. */
+int eng_task_create(eng *e, const char *json, size_t len,
+                    const eng_task_opts *o, eng_problems *problems,
+                    char id[ST_ID_MAX + 1], errbuf *err);
+void eng_problems_free(eng_problems *p);
+/* Calls fn for each problem. */
+void eng_problems_each(const eng_problems *p,
+                       void (*fn)(void *ctx, const char *path,
+                                  const char *reason),
+                       void *ctx);
+/* Validates a tree without storing anything. */
+int eng_validate(const char *json, size_t len, const char *template_id,
+                 eng_problems *problems);
+
+/* The task's definition as bamboo pipeline_tree JSON text, allocated with
+ * rt_malloc (the caller frees it); *len is its length. */
+int eng_task_definition(eng *e, const char *task, char **json, size_t *len,
+                        errbuf *err);
+
 #endif

@@ -11,7 +11,8 @@ struct eng {
   unsigned rerun_limit;
   int seeded;
   uint64_t seed;
-  uint64_t rng_pos; /* versions drawn so far; committed ones only */
+  uint64_t rng_pos; /* unseeded: versions drawn in committed writes
+                       (a seeded position lives in the store) */
 };
 
 struct eng_txn {

@@ -10,8 +10,10 @@
  *     rattan_error. rattan_strerror() names the code; rattan_errmsg() gives
  *     the message of the last failing call on an engine, naming the object
  *     and the reason ("node n3: FAILED -> RUNNING is not allowed").
- *   - A failing call changes nothing that is stored.
- *   - Strings passed in are borrowed for the duration of the call only.
+ *   - A failing call changes nothing that is stored (rattan_open may
+ *     leave a newly created, empty store directory behind).
+ *   - Strings passed in are borrowed for the duration of the call only,
+ *     unless a comment says otherwise.
  *   - An engine handle is not thread-safe: calls on one handle must be
  *     serialized by the host. Different handles (on different directories)
  *     may be used from different threads at once.
@@ -73,7 +75,8 @@ RATTAN_EXTERN int rattan_version_number(void);
   X(ELIMIT, -13, "limit exceeded")                                  \
   X(EPANIC, -14, "store is unusable after a fatal error; close it") \
   X(EBADTXN, -15, "transaction is unusable after an error")         \
-  X(EACCES, -16, "permission denied")
+  X(EACCES, -16, "permission denied")                               \
+  X(EDEF, -17, "invalid pipeline definition")
 
 typedef enum rattan_error {
 #define RATTAN_X_(name, value, text) RATTAN_##name = value,
@@ -148,18 +151,24 @@ typedef enum rattan_clock_kind {
 typedef struct rattan_clock {
   rattan_clock_kind kind;
   int64_t start_us;
-  /* HOOK only. Must be cheap, thread-safe if engines share it, and must not
-   * call back into rattan. Readings should never go backwards. */
+  /* HOOK only. Called for the engine's whole life, so now_us and ctx must
+   * stay valid until rattan_close. Must be cheap, thread-safe if engines
+   * share it, and must not call back into rattan. Readings should never
+   * go backwards. */
   int64_t (*now_us)(void *ctx);
   void *ctx;
 } rattan_clock;
 
 typedef struct rattan_options {
+  /* sizeof(rattan_options) as the caller compiled it; set by
+   * rattan_options_init. Lets later versions append fields without
+   * breaking callers built against this header. */
+  size_t struct_size;
   rattan_durability durability;
-  /* Initial map size in bytes (0: 64 MiB). The map doubles when full, up
-   * to map_size_max (0: 256 GiB), after which writes fail with
-   * RATTAN_EFULL and change nothing. An existing larger store keeps its
-   * size. */
+  /* Initial map size in bytes (0: 64 MiB, or map_size_max if smaller).
+   * The map doubles when full, up to map_size_max (0: 256 GiB), after
+   * which writes fail with RATTAN_EFULL and change nothing. An existing
+   * store opens with at least the space its data uses. */
   size_t map_size;
   size_t map_size_max;
   rattan_clock clock;
@@ -175,7 +184,7 @@ typedef struct rattan_options {
 } rattan_options;
 
 /* Fills *o with the defaults: sync durability, default map sizes, real
- * clock, random seed, rerun limit 100. */
+ * clock, random seed, rerun limit 100; sets struct_size. */
 RATTAN_EXTERN void rattan_options_init(rattan_options *o);
 
 /* Opens (creating if needed) the store in directory dir and returns an
@@ -201,6 +210,60 @@ RATTAN_EXTERN const char *rattan_errmsg(const rattan_engine *e);
 
 /* The engine clock's current reading in microseconds since the epoch. */
 RATTAN_EXTERN int64_t rattan_now(rattan_engine *e);
+
+/* Frees memory rattan returned to the caller (rattan_task_definition).
+ * NULL is a no-op. */
+RATTAN_EXTERN void rattan_free(void *p);
+
+/* ---- Pipeline definitions ------------------------------------------------
+ * A definition is JSON text in one of three forms, detected by its shape:
+ * a bamboo pipeline_tree; a SOPS web template tree (constants,
+ * component.data, outputs); or a SOPS export envelope
+ * (pipeline_template_data.template.<id>.tree), whose SubProcess nodes may
+ * reference other templates of the export by template_id. The limits are
+ * 64 MiB of text, 200,000 nodes, subprocesses nested 16 deep, and ids of
+ * 64 bytes. */
+
+#define RATTAN_ID_MAX 64 /* bytes in a task, node or flow id */
+
+/* Receives one problem of a definition: the JSON path of the offending
+ * value ("activities.n3.outgoing") and the reason. Both strings are valid
+ * only during the call. */
+typedef void (*rattan_problem_fn)(void *ctx, const char *path,
+                                  const char *reason);
+
+/* Parses and validates a definition (len bytes at json) without storing
+ * anything. Returns RATTAN_OK, RATTAN_EDEF after calling fn (if not NULL)
+ * for every problem found (up to 1,000), or RATTAN_ENOMEM. template_id
+ * picks the template of an export holding several top-level ones (NULL:
+ * the only one). Thread-safe. */
+RATTAN_EXTERN int rattan_validate(const char *json, size_t len,
+                                  const char *template_id, rattan_problem_fn fn,
+                                  void *ctx);
+
+typedef struct rattan_task_options {
+  const char *id;               /* NULL: the next free number ("1", "2", ...);
+                                   else letters, digits, '-', '_', '.' */
+  const char *name;             /* NULL: the pipeline's name, else the id */
+  const char *template_id;      /* as for rattan_validate */
+  rattan_problem_fn on_problem; /* NULL, or called for each problem */
+  void *ctx;
+} rattan_task_options;
+
+/* Creates a task from a definition, in state CREATED (not started): the
+ * compiled definition is stored with it, so it never needs the JSON again.
+ * The new task's id is written to id. o may be NULL. An invalid definition
+ * gives RATTAN_EDEF (the problems go to o->on_problem; rattan_errmsg names
+ * the first); a taken id gives RATTAN_EEXIST. */
+RATTAN_EXTERN int rattan_task_create(rattan_engine *e, const char *json,
+                                     size_t len, const rattan_task_options *o,
+                                     char id[RATTAN_ID_MAX + 1]);
+
+/* The task's definition as a bamboo pipeline_tree in compact JSON,
+ * whatever form it was created from. *json is NUL-terminated, *len its
+ * length; the caller frees it with rattan_free. */
+RATTAN_EXTERN int rattan_task_definition(rattan_engine *e, const char *task,
+                                         char **json, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
  * mdb_env_*; the record codecs build on st_get / st_put.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -32,7 +33,13 @@ struct st_txn {
   buf scratch;
 };
 
+/* Map size changes (mdb_env_set_mapsize) remap the file, so they must not
+ * overlap any transaction of this process: every transaction holds
+ * resize_lock shared, a resize holds it exclusive. Writers are preferred,
+ * so a steady stream of readers cannot starve a resize; the price is that
+ * a thread must never begin a transaction while it holds another. */
 struct st_store {
+  pthread_rwlock_t resize_lock;
   MDB_env *env;
   MDB_dbi dbi[ST_DB_COUNT];
   size_t map_max;
@@ -129,14 +136,37 @@ void st_fault(st_store *s, int what, unsigned n, int code) {
   }
 }
 
-/* Begins an LMDB txn, adopting a map another process grew. */
-static int txn_begin(st_store *s, unsigned flags, MDB_txn **out, errbuf *err) {
-  int rc = mdb_txn_begin(s->env, NULL, flags, out);
-  if (rc == MDB_MAP_RESIZED) {
-    rc = mdb_env_set_mapsize(s->env, 0);
-    if (rc == 0) rc = mdb_txn_begin(s->env, NULL, flags, out);
+/* Changes the map size (0: adopt the size another process set) with the
+ * resize lock held exclusive; a failure leaves LMDB without a map, so the
+ * store is unusable from then on. */
+static int resize(st_store *s, size_t size, errbuf *err) {
+  pthread_rwlock_wrlock(&s->resize_lock);
+  int rc = mdb_env_set_mapsize(s->env, size);
+  pthread_rwlock_unlock(&s->resize_lock);
+  if (rc) {
+    s->panic = 1;
+    return map_err(s, rc, "resize map", err);
   }
-  return rc ? map_err(s, rc, "begin transaction", err) : 0;
+  return 0;
+}
+
+/* Begins an LMDB txn holding the resize lock shared (released by
+ * txn_end), adopting a map another process grew. */
+static int txn_begin(st_store *s, unsigned flags, MDB_txn **out, errbuf *err) {
+  for (;;) {
+    pthread_rwlock_rdlock(&s->resize_lock);
+    int rc = mdb_txn_begin(s->env, NULL, flags, out);
+    if (rc == 0) return 0;
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc != MDB_MAP_RESIZED) return map_err(s, rc, "begin transaction", err);
+    if ((rc = resize(s, 0, err))) return rc;
+  }
+}
+
+/* Ends what txn_begin began; the txn itself is already committed or
+ * aborted. */
+static void txn_end(st_store *s) {
+  pthread_rwlock_unlock(&s->resize_lock);
 }
 
 size_t st_map_size(st_store *s) {
@@ -157,8 +187,7 @@ int st_reader_count(st_store *s) {
   return lines > 1 ? lines - 1 : 0; /* the first line is a header */
 }
 
-/* Doubles the map up to the maximum. Only called with no txn open in this
- * process, as mdb_env_set_mapsize requires. */
+/* Doubles the map up to the maximum. */
 static int grow(st_store *s, errbuf *err) {
   size_t cur = st_map_size(s);
   if (cur >= s->map_max)
@@ -167,8 +196,7 @@ static int grow(st_store *s, errbuf *err) {
                    "(raise map_size_max); nothing was written",
                    s->dir, s->map_max);
   size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
-  int rc = mdb_env_set_mapsize(s->env, next);
-  return rc ? map_err(s, rc, "grow map", err) : 0;
+  return resize(s, next, err);
 }
 
 int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
@@ -187,23 +215,19 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
                    "store %s: a write failed inside "
                    "the transaction",
                    s->dir);
-    if (rc) {
-      mdb_txn_abort(t->txn);
-      t->txn = NULL;
-      if (!t->mapfull) return rc;
-      if ((rc = grow(s, err))) return rc;
-      continue;
-    }
-    int mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code);
-    if (mrc)
+    int mrc = 0;
+    if (rc || (mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code)))
       mdb_txn_abort(t->txn);
     else
       mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
     t->txn = NULL;
-    if (mrc == MDB_MAP_FULL) {
+    txn_end(s);
+    if (t->mapfull || mrc == MDB_MAP_FULL) {
       if ((rc = grow(s, err))) return rc;
+      err_clear(err); /* the full map was handled */
       continue;
     }
+    if (rc) return rc;
     return mrc ? map_err(s, mrc, "commit", err) : 0;
   }
 }
@@ -228,6 +252,7 @@ int st_read_begin(st_store *s, st_txn **out, errbuf *err) {
 void st_read_end(st_txn *t) {
   if (!t) return;
   mdb_txn_abort(t->txn);
+  txn_end(t->store);
   rt_free(t);
 }
 
@@ -267,6 +292,16 @@ int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
   int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
   if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, 0);
   return rc ? write_failed(t, rc, db, "put", err) : 0;
+}
+
+int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
+  if (t->failed)
+    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
+  st_store *s = t->store;
+  MDB_val k = val_of(key), v = val_of(val);
+  int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
+  if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, MDB_NOOVERWRITE);
+  return rc ? write_failed(t, rc, db, "insert", err) : 0;
 }
 
 int st_del(st_txn *t, int db, st_slice key, errbuf *err) {
@@ -356,7 +391,7 @@ static int open_dbs(st_txn *t, void *ctx, errbuf *err) {
   st_store *s = t->store;
   for (int i = 0; i < ST_DB_COUNT; i++) {
     int rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE, &s->dbi[i]);
-    if (rc) return map_err(s, rc, db_names[i], err);
+    if (rc) return write_failed(t, rc, i, "open", err);
   }
   int rc = st_check_schema(t, err);
   if (rc == RATTAN_ESCHEMA) {
@@ -375,13 +410,19 @@ int st_open(st_store **out, const char *dir, const st_config *cfg,
   st_store *s = rt_malloc(sizeof *s);
   if (!s) return err_set(err, RATTAN_ENOMEM, "store %s: out of memory", dir);
   *s = (st_store){0};
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&s->resize_lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
   s->w.store = s;
   s->w.write = 1;
   strcpy(s->dir, dir);
   size_t map = cfg && cfg->map_size ? cfg->map_size : DEFAULT_MAP_SIZE;
   s->map_max =
       cfg && cfg->map_size_max ? cfg->map_size_max : DEFAULT_MAP_SIZE_MAX;
-  if (s->map_max < map) s->map_max = map;
+  if (map > s->map_max) map = s->map_max;
 
   int ret;
   int rc = mdb_env_create(&s->env);
@@ -410,6 +451,7 @@ out_close_env:
   mdb_env_close(s->env);
 out_free_store:
   buf_free(&s->w.scratch);
+  pthread_rwlock_destroy(&s->resize_lock);
   rt_free(s);
   return ret;
 }
@@ -418,5 +460,6 @@ void st_close(st_store *s) {
   if (!s) return;
   mdb_env_close(s->env);
   buf_free(&s->w.scratch);
+  pthread_rwlock_destroy(&s->resize_lock);
   rt_free(s);
 }

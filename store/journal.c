@@ -124,8 +124,8 @@ int st_journal_append(st_txn *t, const char *task, const st_event *ev,
     return err_set(err, RATTAN_ENOMEM, "journal of task %s: out of memory",
                    task);
   }
-  rc = st_put(t, ST_DB_JOURNAL, key_slice(&k),
-              (st_slice){b->data + at, b->len - at}, err);
+  rc = st_insert(t, ST_DB_JOURNAL, key_slice(&k),
+                 (st_slice){b->data + at, b->len - at}, err);
   b->len = at;
   if (rc == 0 && seq) *seq = last + 1;
   return rc;

@@ -21,7 +21,7 @@ static void libc_free(void *p, void *ctx) {
 
 static rattan_allocator alloc = {libc_malloc, libc_realloc, libc_free, NULL};
 
-int rattan_set_allocator(const rattan_allocator *a) {
+int rt_set_allocator(const rattan_allocator *a) {
   if (!a) {
     alloc = (rattan_allocator){libc_malloc, libc_realloc, libc_free, NULL};
     return RATTAN_OK;
@@ -39,6 +39,13 @@ void *rt_realloc(void *p, size_t n) {
 }
 void rt_free(void *p) {
   if (p) alloc.free(p, alloc.ctx);
+}
+
+void *rt_calloc(size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size) return NULL;
+  void *p = rt_malloc(n * size);
+  if (p) memset(p, 0, n * size);
+  return p;
 }
 
 char *rt_strdup(const char *s) {

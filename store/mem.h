@@ -11,9 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct rattan_allocator;
+/* Replaces the allocator (NULL: the C library's); see
+ * rattan_set_allocator. */
+int rt_set_allocator(const struct rattan_allocator *a);
+
 void *rt_malloc(size_t n);
 void *rt_realloc(void *p, size_t n);
 void rt_free(void *p);
+/* n * size zeroed bytes, or NULL on overflow or OOM. */
+void *rt_calloc(size_t n, size_t size);
 /* A copy of s owned by the caller (free with rt_free), or NULL on OOM. */
 char *rt_strdup(const char *s);
 

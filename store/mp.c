@@ -108,34 +108,56 @@ int mp_read_bool(mp_rd *r, uint8_t *v) {
   return 0;
 }
 
-int mp_read_time(mp_rd *r, int64_t *v) {
-  if (!left(r)) return bad(r, "truncated, expected a time");
+int mp_read_int(mp_rd *r, int64_t min, int64_t max, int64_t *v) {
+  if (!left(r)) return bad(r, "truncated, expected an integer");
+  const uint8_t *at = r->p;
   uint8_t b = *r->p;
   uint64_t u;
-  if (b == 0xc0) {
-    r->p++;
-    *v = ST_NO_TIME;
-    return 0;
-  }
   if (b <= 0x7f || (b >= 0xcc && b <= 0xcf)) {
     if (mp_read_uint(r, INT64_MAX, &u)) return RATTAN_ECORRUPT;
     *v = (int64_t)u;
-    return 0;
-  }
-  if (b >= 0xe0) {
+  } else if (b >= 0xe0) {
     *v = (int8_t)b;
     r->p++;
-    return 0;
-  }
-  if (b >= 0xd0 && b <= 0xd3) {
+  } else if (b >= 0xd0 && b <= 0xd3) {
     int n = 1 << (b - 0xd0);
     if (take_be(r, n, &u)) return RATTAN_ECORRUPT;
     if (n < 8 && (u >> (n * 8 - 1))) u |= ~(uint64_t)0 << (n * 8);
     *v = (int64_t)u;
-    if (*v == ST_NO_TIME) return bad(r, "time out of range");
+  } else {
+    return bad(r, "expected an integer");
+  }
+  if (*v < min || *v > max) {
+    r->p = at;
+    return bad(r, "integer out of range");
+  }
+  return 0;
+}
+
+int mp_read_time(mp_rd *r, int64_t *v) {
+  if (left(r) && *r->p == 0xc0) {
+    r->p++;
+    *v = ST_NO_TIME;
     return 0;
   }
-  return bad(r, "expected a time (integer or nil)");
+  return mp_read_int(r, INT64_MIN + 1, INT64_MAX, v);
+}
+
+int mp_read_bin(mp_rd *r, const uint8_t **p, uint32_t *n) {
+  if (!left(r)) return bad(r, "truncated, expected bytes");
+  const uint8_t *at = r->p;
+  uint8_t b = *r->p;
+  uint64_t len = 0;
+  if (b < 0xc4 || b > 0xc6) return bad(r, "expected bytes");
+  if (take_be(r, 1 << (b - 0xc4), &len)) return RATTAN_ECORRUPT;
+  if (len > left(r)) {
+    r->p = at;
+    return bad(r, "length exceeds the bytes present");
+  }
+  *p = r->p;
+  *n = (uint32_t)len;
+  r->p += len;
+  return 0;
 }
 
 int mp_read_cstr(mp_rd *r, char *out, size_t max) {
@@ -184,6 +206,7 @@ static const signed char fixed_len[32] = {
 int mp_skip(mp_rd *r, int depth) {
   if (!left(r)) return bad(r, "truncated");
   if (depth <= 0) return bad(r, "nested too deeply");
+  const uint8_t *at = r->p;
   uint8_t b = *r->p;
   uint64_t n = 0, count = 0;
   if (b <= 0x7f || b >= 0xe0) {
@@ -219,9 +242,15 @@ int mp_skip(mp_rd *r, int depth) {
     r->p += 1 + fl;
     return 0;
   }
-  if (n > left(r)) return bad(r, "length exceeds the bytes present");
+  if (n > left(r)) {
+    r->p = at;
+    return bad(r, "length exceeds the bytes present");
+  }
   r->p += n;
-  if (count > left(r)) return bad(r, "count exceeds the bytes present");
+  if (count > left(r)) {
+    r->p = at;
+    return bad(r, "count exceeds the bytes present");
+  }
   while (count--)
     if (mp_skip(r, depth - 1)) return RATTAN_ECORRUPT;
   return 0;

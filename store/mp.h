@@ -39,6 +39,10 @@ void mp_rd_init(mp_rd *r, const void *p, size_t n, const char *what,
 int mp_read_array(mp_rd *r, uint32_t *n);
 int mp_read_uint(mp_rd *r, uint64_t max, uint64_t *v);
 int mp_read_bool(mp_rd *r, uint8_t *v);
+/* A signed integer in [min, max]. */
+int mp_read_int(mp_rd *r, int64_t min, int64_t max, int64_t *v);
+/* A bin item; *p points into the input, which the caller keeps alive. */
+int mp_read_bin(mp_rd *r, const uint8_t **p, uint32_t *n);
 /* A time: an int64 or nil (ST_NO_TIME). */
 int mp_read_time(mp_rd *r, int64_t *v);
 /* A str of at most max bytes with no NUL, copied into out[max + 1]. */

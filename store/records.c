@@ -181,7 +181,6 @@ int st_history_get(st_txn *t, const char *task, const char *node, uint32_t i,
 /* ---- Meta records ------------------------------------------------------ */
 
 static const st_slice schema_key = {"schema", 6};
-static const st_slice rng_key = {"rng", 3};
 
 /* Puts [1, a, b] (or [1, a] when nb == 1) under k in the meta database. */
 static int put_meta(st_txn *t, st_slice k, int nb, uint64_t a, uint64_t b,
@@ -208,8 +207,8 @@ static int get_meta(st_txn *t, st_slice k, int nb, uint64_t *a, uint64_t *b,
   int rc = st_get(t, ST_DB_META, k, &v, err);
   if (rc) return rc;
   char what[32];
-  snprintf(what, sizeof what, "meta record \"%.*s\"", (int)k.len,
-           (const char *)k.ptr);
+  snprintf(what, sizeof what, "meta record \"%.*s\"",
+           k.len < 8 ? (int)k.len : 3, (const char *)k.ptr);
   mp_rd rd;
   mp_rd_init(&rd, v.ptr, v.len, what, err);
   uint32_t n;
@@ -223,12 +222,25 @@ static int get_meta(st_txn *t, st_slice k, int nb, uint64_t *a, uint64_t *b,
   return 0;
 }
 
-int st_rng_get(st_txn *t, uint64_t *seed, uint64_t *pos, errbuf *err) {
-  return get_meta(t, rng_key, 2, seed, pos, err);
+/* One position per seed, so alternating seeds never repeat a version. */
+static st_slice rng_key(uint8_t k[11], uint64_t seed) {
+  memcpy(k, "rng", 3);
+  mp_be64(k + 3, seed);
+  return (st_slice){k, 11};
+}
+
+int st_rng_get(st_txn *t, uint64_t seed, uint64_t *pos, errbuf *err) {
+  uint8_t k[11];
+  uint64_t stored_seed;
+  int rc = get_meta(t, rng_key(k, seed), 2, &stored_seed, pos, err);
+  if (rc == 0 && stored_seed != seed)
+    return err_set(err, RATTAN_ECORRUPT, "meta record \"rng\": wrong seed");
+  return rc;
 }
 
 int st_rng_put(st_txn *t, uint64_t seed, uint64_t pos, errbuf *err) {
-  return put_meta(t, rng_key, 2, seed, pos, err);
+  uint8_t k[11];
+  return put_meta(t, rng_key(k, seed), 2, seed, pos, err);
 }
 
 int st_schema_put(st_txn *t, uint64_t schema, errbuf *err) {

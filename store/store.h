@@ -14,8 +14,10 @@
  * txn and must leave any memory it fills in complete on each run. Nothing a
  * callback wrote is visible to anyone until st_write returns 0.
  *
- * Threads: a st_store may be shared by threads for reading (each thread its
- * own read txn); writes must be serialized by the caller (the engine is).
+ * Threads: a st_store may be shared by threads, each with its own
+ * transactions; writes are serialized by LMDB. A thread must not begin a
+ * transaction while it holds another (map growth waits for every open
+ * transaction of the process to end).
  */
 #ifndef RATTAN_STORE_H
 #define RATTAN_STORE_H
@@ -23,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "def.h"
 #include "err.h"
 #include "mem.h"
 
@@ -93,6 +96,8 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
  * message work when the key is absent. */
 int st_get(st_txn *t, int db, st_slice key, st_slice *val, errbuf *err);
 int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
+/* Like st_put, but an existing key is an error (RATTAN_EEXIST). */
+int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
 int st_del(st_txn *t, int db, st_slice key, errbuf *err);
 
 /* Calls fn for each record of db whose key starts with prefix (all
@@ -167,11 +172,36 @@ int st_journal_count(st_txn *t, const char *task, uint64_t *n, errbuf *err);
 int st_journal_get(st_txn *t, const char *task, uint64_t seq, st_slice *out,
                    errbuf *err);
 
+/* ---- Tasks and their definitions --------------------------------------- */
+
+#define ST_NAME_MAX 511 /* bytes in a task name, excluding NUL */
+
+typedef struct st_task {
+  char id[ST_ID_MAX + 1];
+  char name[ST_NAME_MAX + 1];
+  char root[ST_ID_MAX + 1]; /* the root pipeline's id */
+  int64_t created;
+} st_task;
+
+/* RATTAN_ENOTFOUND if there is no such task. */
+int st_task_get(st_txn *t, const char *id, st_task *r, errbuf *err);
+int st_task_put(st_txn *t, const st_task *r, errbuf *err);
+/* Calls fn(task, ctx) for every task in id order; a non-zero return
+ * stops the walk and is returned. */
+int st_task_each(st_txn *t, int (*fn)(const st_task *task, void *ctx),
+                 void *ctx, errbuf *err);
+/* The next number of the task id sequence (1, 2, ...), stored in t. */
+int st_task_seq(st_txn *t, uint64_t *next, errbuf *err);
+
+int st_def_put(st_txn *t, const char *task, const st_def *d, errbuf *err);
+/* Decodes the task's definition into *d (free with st_def_free). */
+int st_def_get(st_txn *t, const char *task, st_def *d, errbuf *err);
+
 /* ---- Store-wide records ------------------------------------------------ */
 
-/* The version generator's seed and position; RATTAN_ENOTFOUND if never
- * stored. */
-int st_rng_get(st_txn *t, uint64_t *seed, uint64_t *pos, errbuf *err);
+/* The position of the version generator seeded with seed: how many
+ * versions were drawn from it; RATTAN_ENOTFOUND if none ever was. */
+int st_rng_get(st_txn *t, uint64_t seed, uint64_t *pos, errbuf *err);
 int st_rng_put(st_txn *t, uint64_t seed, uint64_t pos, errbuf *err);
 
 /* Replaces the schema record (tests use it to simulate other versions). */

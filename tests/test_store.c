@@ -1,5 +1,6 @@
 /* The store: persistence across reopen, failed writes, map growth,
  * schema refusal, corrupt records and stale readers. */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -202,13 +203,13 @@ void test_store_newer_schema_refused(void) {
   ASSERT(re == NULL);
   ASSERT_CONTAINS(msg, "newer");
   /* An older or equal schema opens. */
-  uint64_t same = ST_SCHEMA_VERSION;
-  cfg.store.nosync = 1;
-  e = fx_open("db2", 0);
-  ASSERT_OK(eng_write(e, put_schema, &same, &err), err.msg);
-  eng_close(e);
-  e = fx_open("db2", 0);
-  eng_close(e);
+  for (uint64_t v = 0; v <= ST_SCHEMA_VERSION; v++) {
+    e = fx_open("db2", 0);
+    ASSERT_OK(eng_write(e, put_schema, &v, &err), err.msg);
+    eng_close(e);
+    e = fx_open("db2", 0);
+    eng_close(e);
+  }
 }
 
 static int put_raw(eng_txn *t, void *ctx, errbuf *err) {
@@ -253,16 +254,17 @@ void test_store_open_twice_busy(void) {
   rattan_close(b);
 }
 
-/* A reader killed while holding a snapshot leaves a slot that the next
- * open clears. */
-void test_store_stale_readers_cleared(void) {
+/* Forks a process that opens the store, begins a read txn if `read`,
+ * reports on the pipe and waits to be killed. */
+static pid_t holder(int read_txn) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();
   if (pid == 0) {
     st_store *s;
     st_txn *t;
-    if (st_open(&s, test_dir(), NULL, NULL) || st_read_begin(s, &t, NULL))
+    if (st_open(&s, test_dir(), NULL, NULL) ||
+        (read_txn && st_read_begin(s, &t, NULL)))
       _exit(1);
     (void)!write(fds[1], "r", 1);
     pause();
@@ -270,8 +272,19 @@ void test_store_stale_readers_cleared(void) {
   }
   char c;
   ASSERT_EQ(read(fds[0], &c, 1), 1);
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
+  close(fds[0]);
+  close(fds[1]);
+  return pid;
+}
+
+/* A reader killed while holding a snapshot leaves a slot that the next
+ * open clears. Another process keeps the store open meanwhile, so LMDB
+ * cannot simply reset its reader table. */
+void test_store_stale_readers_cleared(void) {
+  pid_t keeper = holder(0);
+  pid_t reader = holder(1);
+  kill(reader, SIGKILL);
+  waitpid(reader, NULL, 0);
   st_store *s;
   errbuf err = {0};
   ASSERT_OK(st_open(&s, test_dir(), NULL, &err), err.msg);
@@ -281,4 +294,63 @@ void test_store_stale_readers_cleared(void) {
   ASSERT_EQ(st_reader_count(s), 1);
   st_read_end(t);
   st_close(s);
+  kill(keeper, SIGKILL);
+  waitpid(keeper, NULL, 0);
+}
+
+/* A map too small even for the databases grows during open; an initial
+ * size above the maximum is clamped to it. */
+void test_store_open_sizes(void) {
+  st_store *s;
+  errbuf err = {0};
+  st_config tiny = {.nosync = 1, .map_size = 8 << 10, .map_size_max = 1 << 20};
+  ASSERT_OK(st_open(&s, test_dir(), &tiny, &err), err.msg);
+  ASSERT(st_map_size(s) > (8 << 10));
+  st_close(s);
+  st_config capped = {.nosync = 1, .map_size_max = 1 << 20};
+  ASSERT_OK(st_open(&s, test_path(""), &capped, &err), err.msg);
+  ASSERT_EQ(st_map_size(s), 1 << 20);
+  st_close(s);
+}
+
+typedef struct reader_ctx {
+  eng *e;
+  int fds[2];
+  int decoded;
+} reader_ctx;
+
+static void *hold_read(void *arg) {
+  reader_ctx *r = arg;
+  st_txn *t;
+  st_slice v;
+  if (st_read_begin(eng_store(r->e), &t, NULL) ||
+      st_get(t, ST_DB_STATES, (st_slice){"t\0a", 3}, &v, NULL))
+    return NULL;
+  (void)!write(r->fds[1], "r", 1);
+  usleep(200 * 1000); /* the writer wants to grow the map meanwhile */
+  st_state st;
+  r->decoded = st_state_decode(v.ptr, v.len, &st, NULL) == 0 &&
+               st.state == RATTAN_STATE_RUNNING;
+  st_read_end(t);
+  return NULL;
+}
+
+/* Growing the map remaps it, so it waits for open reads: a value
+ * borrowed before stays readable. */
+void test_store_growth_waits_for_readers(void) {
+  eng *e = fx_open("db", 0);
+  fx_do(e, "a", ACT_RUN);
+  reader_ctx r = {.e = e};
+  ASSERT_EQ(pipe(r.fds), 0);
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, hold_read, &r), 0);
+  char c;
+  ASSERT_EQ(read(r.fds[0], &c, 1), 1);
+  size_t size0 = st_map_size(eng_store(e));
+  st_fault(eng_store(e), ST_FAULT_PUT, 1, RATTAN_EFULL);
+  fx_do(e, "b", ACT_RUN);
+  pthread_join(th, NULL);
+  ASSERT(r.decoded);
+  ASSERT_EQ(st_map_size(eng_store(e)), 2 * size0);
+  eng_close(e);
 }

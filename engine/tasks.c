@@ -1,0 +1,155 @@
+/* Creating tasks from pipeline trees, and reading their definitions. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "defparse.h"
+#include "engine_int.h"
+
+/* Task ids travel in URLs and file names: keep them plain. */
+static int check_task_id(const char *id, errbuf *err) {
+  size_t n = strlen(id);
+  if (n == 0 || n > ST_ID_MAX)
+    return err_set(err, RATTAN_EINVAL, "task id \"%.64s\": %s", id,
+                   n ? "longer than 64 bytes" : "empty");
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+      return err_set(err, RATTAN_EINVAL,
+                     "task id \"%s\": only letters, digits, '-', '_' and '.' "
+                     "are allowed",
+                     id);
+  }
+  return 0;
+}
+
+/* Names go into CBOR text strings and JSON: they must be UTF-8. */
+static int utf8_valid(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2
+                       : (*p >> 3) == 30   ? 3
+                                           : -1;
+    if (n < 0) return 0;
+    unsigned cp = n ? *p & (0x3f >> n) : *p;
+    for (int i = 1; i <= n; i++) {
+      if ((p[i] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (p[i] & 0x3f);
+    }
+    static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+typedef struct create_ctx {
+  const st_def *def;
+  const eng_task_opts *o;
+  const char *name;
+  st_task rec; /* filled in on each run */
+} create_ctx;
+
+static int create_run(eng_txn *t, void *ctx, errbuf *err) {
+  create_ctx *c = ctx;
+  st_txn *st = eng_txn_store(t);
+  st_task old;
+  memset(&c->rec, 0, sizeof c->rec);
+  if (c->o->id) {
+    snprintf(c->rec.id, sizeof c->rec.id, "%s", c->o->id);
+    int rc = st_task_get(st, c->rec.id, &old, err);
+    if (rc == 0)
+      return err_set(err, RATTAN_EEXIST, "task %s already exists", c->rec.id);
+    if (rc != RATTAN_ENOTFOUND) return rc;
+  } else {
+    for (;;) {
+      uint64_t n;
+      int rc = st_task_seq(st, &n, err);
+      if (rc) return rc;
+      snprintf(c->rec.id, sizeof c->rec.id, "%llu", (unsigned long long)n);
+      rc = st_task_get(st, c->rec.id, &old, err);
+      if (rc == RATTAN_ENOTFOUND) break;
+      if (rc) return rc;
+    }
+  }
+  snprintf(c->rec.name, sizeof c->rec.name, "%s",
+           c->name && *c->name ? c->name : c->rec.id);
+  snprintf(c->rec.root, sizeof c->rec.root, "%s",
+           c->def->pool + c->def->pipes[0].id);
+  c->rec.created = eng_now(eng_txn_engine(t));
+  int rc = st_task_put(st, &c->rec, err);
+  if (rc || (rc = st_def_put(st, c->rec.id, c->def, err))) return rc;
+  st_event ev = {.kind = "create",
+                 .from = -1,
+                 .at = c->rec.created,
+                 .note = c->rec.name};
+  return st_journal_append(st, c->rec.id, &ev, NULL, err);
+}
+
+int eng_task_create(eng *e, const char *json, size_t len,
+                    const eng_task_opts *o, eng_problems *problems,
+                    char id[ST_ID_MAX + 1], errbuf *err) {
+  int rc;
+  if (o->id && (rc = check_task_id(o->id, err))) return rc;
+  if (o->name && strlen(o->name) > ST_NAME_MAX)
+    return err_set(err, RATTAN_EINVAL, "task name: %zu bytes, the limit is %d",
+                   strlen(o->name), ST_NAME_MAX);
+  if (o->name && !utf8_valid(o->name))
+    return err_set(err, RATTAN_EINVAL, "task name: not valid UTF-8");
+  st_def def;
+  char name[ST_NAME_MAX + 1];
+  def_options dopt = {.template_id = o->template_id};
+  rc = def_compile(json, len, &dopt, &def, problems, name);
+  if (rc == RATTAN_ENOMEM)
+    return err_set(err, rc, "pipeline definition: out of memory");
+  if (rc)
+    return err_set(err, rc, "pipeline definition: %u problem%s",
+                   problems->count, problems->count == 1 ? "" : "s");
+  create_ctx c = {.def = &def, .o = o, .name = o->name ? o->name : name};
+  rc = eng_write(e, create_run, &c, err);
+  if (rc == 0) snprintf(id, ST_ID_MAX + 1, "%s", c.rec.id);
+  st_def_free(&def);
+  return rc;
+}
+
+int eng_validate(const char *json, size_t len, const char *template_id,
+                 eng_problems *problems) {
+  st_def def;
+  def_options dopt = {.template_id = template_id};
+  int rc = def_compile(json, len, &dopt, &def, problems, NULL);
+  st_def_free(&def);
+  return rc;
+}
+
+void eng_problems_free(eng_problems *p) { diag_free(p); }
+
+void eng_problems_each(const eng_problems *p,
+                       void (*fn)(void *ctx, const char *path,
+                                  const char *reason),
+                       void *ctx) {
+  diag_each(p, fn, ctx);
+}
+
+int eng_task_definition(eng *e, const char *task, char **json, size_t *len,
+                        errbuf *err) {
+  st_txn *t;
+  st_def def;
+  int rc = st_read_begin(e->st, &t, err);
+  if (rc) return rc;
+  rc = st_def_get(t, task, &def, err);
+  st_read_end(t);
+  if (rc == RATTAN_ENOTFOUND)
+    return err_set(err, rc, "task %s does not exist", task);
+  if (rc) return rc;
+  json_t *tree = def_to_json(&def);
+  st_def_free(&def);
+  char *s = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
+  json_decref(tree);
+  if (!s) return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
+  /* jansson allocates through rt_malloc (see rattan_set_allocator). */
+  *json = s;
+  *len = strlen(s);
+  return 0;
+}
