@@ -3,8 +3,12 @@
 
 #include "api_int.h"
 
-static void *json_alloc(size_t n) { return rt_malloc(n); }
-static void json_release(void *p) { rt_free(p); }
+static void *json_alloc(size_t n) {
+  return rt_malloc(n);
+}
+static void json_release(void *p) {
+  rt_free(p);
+}
 
 int rattan_set_allocator(const rattan_allocator *a) {
   int rc = rt_set_allocator(a);

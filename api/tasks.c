@@ -5,7 +5,9 @@
 
 #include "api_int.h"
 
-void rattan_free(void *p) { rt_free(p); }
+void rattan_free(void *p) {
+  rt_free(p);
+}
 
 typedef struct first_problem {
   rattan_problem_fn fn;
@@ -36,7 +38,9 @@ int rattan_task_create(rattan_engine *re, const char *json, size_t len,
   if (!re || !json || !id)
     return err_set(re ? &re->err : NULL, RATTAN_EINVAL,
                    "rattan_task_create: %s is required",
-                   !re ? "e" : !json ? "json" : "id");
+                   !re     ? "e"
+                   : !json ? "json"
+                           : "id");
   rattan_task_options none = {0};
   if (!o) o = &none;
   eng_task_opts eo = {o->id, o->name, o->template_id};

@@ -38,7 +38,8 @@ static const char *parse_args(int argc, char **argv, const char *usage,
     }
     int k = 0;
     for (; k < n; k++)
-      if (argv[i][0] == '-' && argv[i][1] == '-' && !strcmp(argv[i] + 2, names[k]))
+      if (argv[i][0] == '-' && argv[i][1] == '-' &&
+          !strcmp(argv[i] + 2, names[k]))
         break;
     if (k < n && i + 1 < argc) {
       vals[k] = argv[++i];
@@ -54,7 +55,8 @@ static const char *parse_args(int argc, char **argv, const char *usage,
       return NULL;
     }
   }
-  if (!file) fprintf(stderr, "rattan %s: TREE.json is required\n%s", argv[0], usage);
+  if (!file)
+    fprintf(stderr, "rattan %s: TREE.json is required\n%s", argv[0], usage);
   return file;
 }
 
@@ -73,7 +75,8 @@ int cmd_validate(const cli *c, int argc, char **argv) {
     puts("ok");
     return EXIT_DONE;
   }
-  if (rc != RATTAN_EDEF) fprintf(stderr, "rattan validate: %s\n", rattan_strerror(rc));
+  if (rc != RATTAN_EDEF)
+    fprintf(stderr, "rattan validate: %s\n", rattan_strerror(rc));
   return EXIT_REFUSED;
 }
 
@@ -90,9 +93,11 @@ int cmd_create(const cli *c, int argc, char **argv) {
     free(text);
     return EXIT_REFUSED;
   }
-  rattan_task_options o = {.id = vals[0], .name = vals[1],
+  rattan_task_options o = {.id = vals[0],
+                           .name = vals[1],
                            .template_id = vals[2],
-                           .on_problem = print_problem, .ctx = stderr};
+                           .on_problem = print_problem,
+                           .ctx = stderr};
   char id[RATTAN_ID_MAX + 1];
   int rc = rattan_task_create(e, text, len, &o, id);
   free(text);

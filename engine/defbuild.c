@@ -19,8 +19,8 @@ void diag_add(diag *d, const char *path, const char *fmt, ...) {
     d->oom = 1;
 }
 
-void diag_each(const diag *d, void (*fn)(void *ctx, const char *path,
-                                         const char *reason),
+void diag_each(const diag *d,
+               void (*fn)(void *ctx, const char *path, const char *reason),
                void *ctx) {
   const char *p = (const char *)d->text.data, *end = p + d->text.len;
   while (p < end) {
@@ -35,11 +35,13 @@ void diag_free(diag *d) {
   *d = (diag){0};
 }
 
-/* ---- idmap ---------------------------------------------------------------- */
+/* ---- idmap ----------------------------------------------------------------
+ */
 
 static uint32_t hash(const char *s) {
   uint32_t h = 2166136261u;
-  while (*s) h = (h ^ (uint8_t)*s++) * 16777619u;
+  while (*s)
+    h = (h ^ (uint8_t)*s++) * 16777619u;
   return h;
 }
 
@@ -64,7 +66,8 @@ static int grow(idmap *m) {
   for (uint32_t i = 0; i < m->cap; i++) {
     if (!m->slots[i]) continue;
     uint32_t j = hash(m->keys[i]) & (cap - 1);
-    while (slots[j]) j = (j + 1) & (cap - 1);
+    while (slots[j])
+      j = (j + 1) & (cap - 1);
     slots[j] = m->slots[i];
     keys[j] = m->keys[i];
   }
@@ -93,7 +96,8 @@ void idmap_free(idmap *m) {
   *m = (idmap){0};
 }
 
-/* ---- builder -------------------------------------------------------------- */
+/* ---- builder --------------------------------------------------------------
+ */
 
 /* Makes room for one more row of size sz in *rows; returns its index. */
 static uint32_t add_row(builder *b, void **rows, uint32_t *n, uint32_t *cap,
@@ -116,10 +120,14 @@ uint32_t b_node(builder *b) {
   uint32_t i = add_row(b, (void **)&b->d.nodes, &b->d.n_nodes, &b->cap_nodes,
                        sizeof(st_def_node));
   if (i != ST_NONE)
-    b->d.nodes[i] = (st_def_node){
-        .id = ST_NONE, .name = ST_NONE, .code = ST_NONE, .version = ST_NONE,
-        .converge = ST_NONE, .child = ST_NONE, .default_flow = ST_NONE,
-        .timeout = -1};
+    b->d.nodes[i] = (st_def_node){.id = ST_NONE,
+                                  .name = ST_NONE,
+                                  .code = ST_NONE,
+                                  .version = ST_NONE,
+                                  .converge = ST_NONE,
+                                  .child = ST_NONE,
+                                  .default_flow = ST_NONE,
+                                  .timeout = -1};
   return i;
 }
 
@@ -127,8 +135,10 @@ uint32_t b_flow(builder *b) {
   uint32_t i = add_row(b, (void **)&b->d.flows, &b->d.n_flows, &b->cap_flows,
                        sizeof(st_def_flow));
   if (i != ST_NONE)
-    b->d.flows[i] = (st_def_flow){.id = ST_NONE, .source = ST_NONE,
-                                  .target = ST_NONE, .cond = ST_NONE,
+    b->d.flows[i] = (st_def_flow){.id = ST_NONE,
+                                  .source = ST_NONE,
+                                  .target = ST_NONE,
+                                  .cond = ST_NONE,
                                   .cond_name = ST_NONE};
   return i;
 }
@@ -137,8 +147,8 @@ uint32_t b_pipe(builder *b) {
   uint32_t i = add_row(b, (void **)&b->d.pipes, &b->d.n_pipes, &b->cap_pipes,
                        sizeof(st_def_pipe));
   if (i != ST_NONE)
-    b->d.pipes[i] = (st_def_pipe){.id = ST_NONE, .node = ST_NONE,
-                                  .start = ST_NONE, .end = ST_NONE};
+    b->d.pipes[i] = (st_def_pipe){
+        .id = ST_NONE, .node = ST_NONE, .start = ST_NONE, .end = ST_NONE};
   return i;
 }
 
@@ -146,8 +156,8 @@ uint32_t b_var(builder *b) {
   uint32_t i = add_row(b, (void **)&b->d.vars, &b->d.n_vars, &b->cap_vars,
                        sizeof(st_def_var));
   if (i != ST_NONE)
-    b->d.vars[i] = (st_def_var){.key = ST_NONE, .value = ST_NONE,
-                                .custom_type = ST_NONE};
+    b->d.vars[i] =
+        (st_def_var){.key = ST_NONE, .value = ST_NONE, .custom_type = ST_NONE};
   return i;
 }
 
@@ -166,7 +176,8 @@ uint32_t b_strn(builder *b, const char *s, size_t n) {
   }
   if (b->d.pool_len + n + 1 > b->cap_pool) {
     uint32_t c = b->cap_pool ? b->cap_pool : 1024;
-    while (c < b->d.pool_len + n + 1) c *= 2;
+    while (c < b->d.pool_len + n + 1)
+      c *= 2;
     char *p = rt_realloc(b->d.pool, c);
     if (!p) {
       b->oom = 1;

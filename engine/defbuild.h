@@ -14,8 +14,8 @@ void diag_add(diag *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void diag_free(diag *d);
 /* Calls fn for each stored problem, in the order found. */
-void diag_each(const diag *d, void (*fn)(void *ctx, const char *path,
-                                         const char *reason),
+void diag_each(const diag *d,
+               void (*fn)(void *ctx, const char *path, const char *reason),
                void *ctx);
 
 /* An open-addressing index from id strings to uint32 values. */
@@ -33,7 +33,7 @@ uint32_t idmap_put(idmap *m, const char *key, uint32_t v);
 void idmap_free(idmap *m);
 
 typedef struct builder {
-  st_def d;          /* the tables being filled */
+  st_def d; /* the tables being filled */
   uint32_t cap_nodes, cap_flows, cap_pipes, cap_vars, cap_refs, cap_pool;
   int oom;
 } builder;

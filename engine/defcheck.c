@@ -25,10 +25,10 @@
 
 #include "defparse.h"
 
-#define NONE         ST_NONE
-#define MAX_IN_OUT   1000  /* bamboo's MAX_IN and MAX_OUT */
-#define MAX_NESTING  10000 /* gateway recursion, far beyond real trees */
-#define MAIN_STREAM  0
+#define NONE        ST_NONE
+#define MAX_IN_OUT  1000  /* bamboo's MAX_IN and MAX_OUT */
+#define MAX_NESTING 10000 /* gateway recursion, far beyond real trees */
+#define MAIN_STREAM 0
 
 typedef struct check {
   st_def *d;
@@ -41,16 +41,16 @@ typedef struct check {
   /* Per node. */
   uint32_t *tfirst, *tn; /* gateway targets: tgt[tfirst .. + tn] */
   uint32_t *tgt;
-  int64_t *dist;        /* distance from the start, -1 when unknown */
-  uint32_t *stamp;      /* distance_from's visited set */
-  uint32_t *match;      /* a gateway's converge, NONE while unmatched */
-  uint8_t *shared;      /* its converge is shared */
-  uint32_t *block;      /* the first block that holds the node */
-  uint8_t *multi;       /* held by more than one block */
-  uint32_t *conv_n;     /* converges: gateways matched to it */
-  uint32_t *conv_npar;  /*   of which parallel ones */
-  uint32_t *pos_in;     /* converges: incoming from nearer the start */
-  uint32_t *stack;      /* match_converge's gateway stack */
+  int64_t *dist;       /* distance from the start, -1 when unknown */
+  uint32_t *stamp;     /* distance_from's visited set */
+  uint32_t *match;     /* a gateway's converge, NONE while unmatched */
+  uint8_t *shared;     /* its converge is shared */
+  uint32_t *block;     /* the first block that holds the node */
+  uint8_t *multi;      /* held by more than one block */
+  uint32_t *conv_n;    /* converges: gateways matched to it */
+  uint32_t *conv_npar; /*   of which parallel ones */
+  uint32_t *pos_in;    /* converges: incoming from nearer the start */
+  uint32_t *stack;     /* match_converge's gateway stack */
   uint32_t depth;
   uint32_t call;
 } check;
@@ -62,9 +62,12 @@ static int is_gw(const st_def_node *n) {
 static int is_parallel(const st_def_node *n) {
   return n->type == ST_PARALLEL_GW || n->type == ST_COND_PARALLEL_GW;
 }
-static int is_conv(const st_def_node *n) { return n->type == ST_CONVERGE_GW; }
+static int is_conv(const st_def_node *n) {
+  return n->type == ST_CONVERGE_GW;
+}
 
-/* ---- 1. Connections ------------------------------------------------------- */
+/* ---- 1. Connections -------------------------------------------------------
+ */
 
 typedef struct rule {
   uint32_t min_in, max_in, min_out, max_out;
@@ -90,16 +93,16 @@ static const rule rules[ST_NODE_TYPES] = {
     [ST_CONVERGE_GW] = {1, MAX_IN_OUT, 1, 1, WITHOUT_START},
 };
 
-static void degree_problem(check *c, uint32_t i, const char *what,
-                           uint32_t n, uint32_t lo, uint32_t hi) {
+static void degree_problem(check *c, uint32_t i, const char *what, uint32_t n,
+                           uint32_t lo, uint32_t hi) {
   const char *type = def_node_type_name(c->d->nodes[i].type);
   if (lo == hi)
     diag_add(c->diag, c->paths[i], "a %s must have %u %s flow%s, it has %u",
              type, lo, what, lo == 1 ? "" : "s", n);
   else
     diag_add(c->diag, c->paths[i],
-             "a %s must have %u to %u %s flows, it has %u", type, lo, hi,
-             what, n);
+             "a %s must have %u to %u %s flows, it has %u", type, lo, hi, what,
+             n);
 }
 
 static int check_connections(check *c, const uint32_t *nodes, uint32_t n) {
@@ -124,7 +127,8 @@ static int check_connections(check *c, const uint32_t *nodes, uint32_t n) {
   return c->diag->count == before;
 }
 
-/* ---- 2. Every node reaches the end ---------------------------------------- */
+/* ---- 2. Every node reaches the end ----------------------------------------
+ */
 
 static int check_reach_end(check *c, const uint32_t *nodes, uint32_t n,
                            uint32_t *queue) {
@@ -153,7 +157,8 @@ static int check_reach_end(check *c, const uint32_t *nodes, uint32_t n,
   return ok;
 }
 
-/* ---- 3. Gateways ---------------------------------------------------------- */
+/* ---- 3. Gateways ----------------------------------------------------------
+ */
 
 /* bamboo's distance_from: the longest distance from the start over
  * incoming flows, not following a node twice in one call, memoised in
@@ -254,7 +259,8 @@ static uint32_t match_converge(check *c, uint32_t cur, uint32_t block,
     add_to_block(c, t[i], block);
     while (t[i] != NONE && is_gw(&c->d->nodes[t[i]]) && t[i] != cur) {
       uint32_t at = 0;
-      while (at < depth_here && c->stack[at] != t[i]) at++;
+      while (at < depth_here && c->stack[at] != t[i])
+        at++;
       if (at < depth_here) {
         /* Back to a gateway on the stack: a loop. Fine unless a parallel
          * gateway lies between. */
@@ -371,8 +377,7 @@ static int check_gateways(check *c, const uint32_t *nodes, uint32_t n,
       c->tgt[c->tfirst[i] + f] = x;
     }
     if (distance_from(c, p->start, i, fr) <= 0) {
-      diag_add(c->diag, c->paths[i],
-               "not reachable from the start event");
+      diag_add(c->diag, c->paths[i], "not reachable from the start event");
       return 0;
     }
     if (is_gw(g)) order[n_order++] = i;
@@ -398,7 +403,8 @@ static int check_gateways(check *c, const uint32_t *nodes, uint32_t n,
   return 1;
 }
 
-/* ---- 4. Streams ----------------------------------------------------------- */
+/* ---- 4. Streams -----------------------------------------------------------
+ */
 
 /* A node's streams: at most two are kept, enough to see "more than one". */
 typedef struct streams {
@@ -484,7 +490,8 @@ static int check_streams(check *c, const uint32_t *nodes, uint32_t n,
     c->diag->oom = 1;
     goto out_free;
   }
-  for (uint32_t k = 0; k < n; k++) pconv[nodes[k]] = NONE;
+  for (uint32_t k = 0; k < n; k++)
+    pconv[nodes[k]] = NONE;
   for (uint32_t k = 0; k < n; k++) {
     const st_def_node *g = &c->d->nodes[nodes[k]];
     if (is_parallel(g)) pconv[g->converge] = nodes[k];
@@ -518,13 +525,17 @@ out_free:
   return ok;
 }
 
-/* ---- Driver --------------------------------------------------------------- */
+/* ---- Driver ---------------------------------------------------------------
+ */
 
 void def_check(st_def *d, const char *const *paths, const uint32_t *in_first,
                const uint32_t *in_list, diag *dg) {
   uint32_t nn = d->n_nodes;
-  check c = {.d = d, .paths = paths, .in_first = in_first,
-             .in_list = in_list, .diag = dg};
+  check c = {.d = d,
+             .paths = paths,
+             .in_first = in_first,
+             .in_list = in_list,
+             .diag = dg};
   uint32_t *by_pipe = rt_malloc((nn + 1) * sizeof *by_pipe);
   uint32_t *pipe_first = rt_calloc(d->n_pipes + 1, sizeof *pipe_first);
   uint32_t *scratch = rt_malloc((d->n_flows + nn + 1) * sizeof *scratch);
@@ -560,11 +571,13 @@ void def_check(st_def *d, const char *const *paths, const uint32_t *in_first,
     c.block[i] = NONE;
     pipe_first[d->nodes[i].pipe + 1]++;
   }
-  for (uint32_t p = 0; p < d->n_pipes; p++) pipe_first[p + 1] += pipe_first[p];
+  for (uint32_t p = 0; p < d->n_pipes; p++)
+    pipe_first[p + 1] += pipe_first[p];
   {
     uint32_t *fill = scratch; /* next slot per pipeline */
     memcpy(fill, pipe_first, d->n_pipes * sizeof *fill);
-    for (uint32_t i = 0; i < nn; i++) by_pipe[fill[d->nodes[i].pipe]++] = i;
+    for (uint32_t i = 0; i < nn; i++)
+      by_pipe[fill[d->nodes[i].pipe]++] = i;
   }
   /* bamboo validates subprocesses before their parents. */
   for (uint32_t p = d->n_pipes; p-- > 0;) {

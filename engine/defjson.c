@@ -15,7 +15,9 @@ typedef struct out {
   int oom;
 } out;
 
-static const char *S(const out *o, uint32_t s) { return st_str(o->d, s); }
+static const char *S(const out *o, uint32_t s) {
+  return st_str(o->d, s);
+}
 
 /* json_object_set_new that remembers a failure. */
 static void put(out *o, json_t *obj, const char *key, json_t *v) {
@@ -78,9 +80,9 @@ static json_t *node_json(out *o, uint32_t i) {
   json_t *j = json_object();
   if (!j) return NULL;
   put(o, j, "id", json_string(S(o, n->id)));
-  put(o, j, "type", json_string(n->type == ST_EXECUTABLE_END
-                                    ? S(o, n->code)
-                                    : def_node_type_name(n->type)));
+  put(o, j, "type",
+      json_string(n->type == ST_EXECUTABLE_END ? S(o, n->code)
+                                               : def_node_type_name(n->type)));
   put(o, j, "name", json_string(S(o, n->name)));
   uint32_t in_n = o->in_first[i + 1] - o->in_first[i];
   put(o, j, "incoming",
@@ -135,11 +137,11 @@ static json_t *node_json(out *o, uint32_t i) {
       put(o, j, "conditions", conds);
       if (n->default_flow != ST_NONE)
         put(o, j, "default_condition",
-            json_pack("{s:s}", "flow_id",
-                      S(o, d->flows[n->default_flow].id)));
+            json_pack("{s:s}", "flow_id", S(o, d->flows[n->default_flow].id)));
       break;
     }
-    default: break;
+    default:
+      break;
   }
   if (n->converge != ST_NONE)
     put(o, j, "converge_gateway_id",
@@ -165,9 +167,8 @@ static json_t *pipe_json(out *o, uint32_t pi) {
   for (uint32_t i = 0; i < d->n_nodes; i++) {
     const st_def_node *n = &d->nodes[i];
     if (n->pipe != pi || i == p->start || i == p->end) continue;
-    json_t *sec = n->type == ST_SERVICE_ACTIVITY || n->type == ST_SUBPROCESS
-                      ? acts
-                      : gws;
+    json_t *sec =
+        n->type == ST_SERVICE_ACTIVITY || n->type == ST_SUBPROCESS ? acts : gws;
     put(o, sec, S(o, n->id), node_json(o, i));
   }
   for (uint32_t f = 0; f < d->n_flows; f++) {
@@ -176,8 +177,7 @@ static json_t *pipe_json(out *o, uint32_t pi) {
     put(o, flows, S(o, fl->id),
         json_pack("{s:s,s:s,s:s,s:b}", "id", S(o, fl->id), "source",
                   S(o, d->nodes[fl->source].id), "target",
-                  S(o, d->nodes[fl->target].id), "is_default",
-                  fl->is_default));
+                  S(o, d->nodes[fl->target].id), "is_default", fl->is_default));
   }
   put(o, j, "activities", acts);
   put(o, j, "gateways", gws);
@@ -204,8 +204,10 @@ json_t *def_to_json(const st_def *d) {
   if (!o.in_first || !o.in_list) goto out_free;
   /* Incoming flows grouped by target, in flow order (a counting sort). */
   memset(o.in_first, 0, (d->n_nodes + 1) * sizeof *o.in_first);
-  for (uint32_t f = 0; f < d->n_flows; f++) o.in_first[d->flows[f].target + 1]++;
-  for (uint32_t i = 0; i < d->n_nodes; i++) o.in_first[i + 1] += o.in_first[i];
+  for (uint32_t f = 0; f < d->n_flows; f++)
+    o.in_first[d->flows[f].target + 1]++;
+  for (uint32_t i = 0; i < d->n_nodes; i++)
+    o.in_first[i + 1] += o.in_first[i];
   uint32_t *fill = rt_malloc((d->n_nodes + 1) * sizeof *fill);
   if (!fill) goto out_free;
   memcpy(fill, o.in_first, (d->n_nodes + 1) * sizeof *fill);

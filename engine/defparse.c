@@ -40,10 +40,14 @@ typedef struct parser {
   uint32_t cap_ni;
   flowinfo *fi;
   uint32_t n_fi, cap_fi;
-  buf paths; /* NUL-terminated JSON paths */
+  buf paths;                    /* NUL-terminated JSON paths */
   uint32_t *in_first, *in_list; /* see resolve() */
-  json_t *templates; /* an export's template map, or NULL */
+  json_t *templates;            /* an export's template map, or NULL */
+  idmap tpls;                   /* templates embedded so far */
+  json_t *keep;        /* JSON made while parsing, freed with the parser */
   const char *root_id; /* for a root pipeline without an id (web trees) */
+  uint32_t max_nodes;
+  int too_many; /* the node limit was reported */
   int oom;
 } parser;
 
@@ -104,18 +108,25 @@ static const char *path_at(parser *p, uint32_t off) {
   return (const char *)p->paths.data + off;
 }
 
-/* ---- Field readers -------------------------------------------------------- */
+/* ---- Field readers --------------------------------------------------------
+ */
 
 static const char *type_name(const json_t *v) {
   switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+      return "an object";
+    case JSON_ARRAY:
+      return "a list";
+    case JSON_STRING:
+      return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+      return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+      return "a boolean";
+    default:
+      return "null";
   }
 }
 
@@ -179,7 +190,8 @@ static json_t *get_obj(parser *p, path *pt, json_t *obj, const char *key,
   return v;
 }
 
-/* ---- Variables ------------------------------------------------------------ */
+/* ---- Variables ------------------------------------------------------------
+ */
 
 static uint32_t b_json(parser *p, json_t *v) {
   char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -274,12 +286,14 @@ static uint32_t parse_vars(parser *p, path *pt, json_t *map, uint32_t *n) {
   return first;
 }
 
-/* ---- Nodes ---------------------------------------------------------------- */
+/* ---- Nodes ----------------------------------------------------------------
+ */
 
 static const char *const node_type_names[ST_NODE_TYPES] = {
-    "EmptyStartEvent",       "EmptyEndEvent",   "ExecutableEndEvent",
-    "ServiceActivity",       "SubProcess",      "ExclusiveGateway",
-    "ParallelGateway",       "ConditionalParallelGateway",
+    "EmptyStartEvent",    "EmptyEndEvent",
+    "ExecutableEndEvent", "ServiceActivity",
+    "SubProcess",         "ExclusiveGateway",
+    "ParallelGateway",    "ConditionalParallelGateway",
     "ConvergeGateway"};
 
 static int node_type(const char *s) {
@@ -293,7 +307,8 @@ const char *def_node_type_name(int type) {
 }
 
 static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
-                           const char *want_id, int web, int depth);
+                           const char *want_id, int web, int depth,
+                           json_t *constants);
 
 /* Registers an id for uniqueness; reports a duplicate. */
 static int claim_id(parser *p, const char *id, const char *where) {
@@ -332,9 +347,10 @@ static uint32_t parse_node(parser *p, path *pt, json_t *obj, uint32_t pipe,
     BAD(p, at(pt, "type"), "\"%s\" is not allowed here", type);
     return ST_NONE;
   }
-  if (p->b.d.n_nodes >= DEF_MAX_NODES) {
-    if (p->b.d.n_nodes == DEF_MAX_NODES)
-      BAD(p, pt->s, "more than %d nodes", DEF_MAX_NODES);
+  if (p->b.d.n_nodes >= p->max_nodes) {
+    if (!p->too_many)
+      BAD(p, pt->s, "more than %u nodes in the tree", p->max_nodes);
+    p->too_many = 1;
     return ST_NONE;
   }
   if (!claim_id(p, id, pt->s)) return ST_NONE;
@@ -366,9 +382,86 @@ static uint32_t parse_node(parser *p, path *pt, json_t *obj, uint32_t pipe,
   return i;
 }
 
-/* Web templates: component.data {key: {hook, value}} -> plain or splice
- * inputs. A hooked input's value is a reference to a constant ("${k}"),
- * so it is rendered; an unhooked one is rendered too, as SOPS does. */
+/* True if a string inside v has a ${...} reference to a name, which
+ * makes bk-sops call it a splice rather than a plain value: a "${"
+ * followed by text without "$", "{", "}" or "#" up to a "}", that holds an
+ * identifier outside quotes (other than True, False, None, print). */
+static int has_refs(json_t *v, int depth) {
+  if (depth > 64) return 0;
+  if (json_is_array(v)) {
+    size_t k;
+    json_t *e;
+    json_array_foreach(v, k, e) if (has_refs(e, depth + 1)) return 1;
+    return 0;
+  }
+  if (json_is_object(v)) {
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) if (has_refs(e, depth + 1)) return 1;
+    return 0;
+  }
+  const char *s = json_string_value(v);
+  for (; s && (s = strstr(s, "${")); s++) {
+    const char *b = s + 2, *e = b;
+    while (*e && !strchr("${}#", *e))
+      e++;
+    if (*e != '}') continue;
+    char quote = 0;
+    for (const char *q = b; q < e; q++) {
+      if (quote) {
+        if (*q == quote) quote = 0;
+        continue;
+      }
+      if (*q == '"' || *q == '\'') {
+        quote = *q;
+        continue;
+      }
+      int start =
+          (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_';
+      /* Only a name's first character: not after a dot (attribute) or
+       * inside a longer word or number. */
+      int after_word = q > b && (q[-1] == '.' || q[-1] == '_' ||
+                                 (q[-1] >= '0' && q[-1] <= '9') ||
+                                 ((q[-1] | 32) >= 'a' && (q[-1] | 32) <= 'z'));
+      if (!start || after_word) continue;
+      const char *w = q;
+      while (w < e && ((*w >= 'a' && *w <= 'z') || (*w >= 'A' && *w <= 'Z') ||
+                       (*w >= '0' && *w <= '9') || *w == '_'))
+        w++;
+      size_t n = (size_t)(w - q);
+      static const char *const reserved[] = {"True", "False", "None", "print"};
+      int r = 0;
+      for (int k = 0; k < 4; k++)
+        r |= strlen(reserved[k]) == n && !strncmp(q, reserved[k], n);
+      if (!r) return 1;
+      q = w - 1;
+    }
+  }
+  return 0;
+}
+
+/* Adds a variable row with the given fields; returns its index. */
+static uint32_t add_var(parser *p, const char *key, json_t *value, int kind,
+                        const char *custom_type, uint8_t flags) {
+  uint32_t i = b_var(&p->b);
+  if (i == ST_NONE) return i;
+  uint32_t key_off = b_str(&p->b, key);
+  uint32_t val_off = value ? b_json(p, value) : b_str(&p->b, "null");
+  uint32_t ct_off = b_str(&p->b, custom_type);
+  if (p->b.oom) return ST_NONE;
+  st_def_var *var = &p->b.d.vars[i];
+  var->key = key_off;
+  var->value = val_off;
+  var->custom_type = ct_off;
+  var->kind = (uint8_t)kind;
+  var->flags = flags;
+  var->srcs = p->b.d.n_refs;
+  return i;
+}
+
+/* Web templates: component.data {key: {hook, value, need_render?,
+ * is_param?}} -> splice inputs when the value references a name (a hooked
+ * input is "${constant}"), plain ones otherwise. */
 static uint32_t parse_web_inputs(parser *p, path *pt, json_t *data,
                                  uint32_t *n) {
   uint32_t first = p->b.d.n_vars;
@@ -376,20 +469,15 @@ static uint32_t parse_web_inputs(parser *p, path *pt, json_t *data,
   json_t *v;
   json_object_foreach(data, key, v) {
     size_t old = path_push(pt, key);
-    uint32_t i = b_var(&p->b);
-    if (i == ST_NONE) break;
     if (!json_is_object(v)) {
       BAD(p, pt->s, "must be an object, not %s", type_name(v));
     } else {
       json_t *value = json_object_get(v, "value");
-      uint32_t key_off = b_str(&p->b, key);
-      uint32_t val_off = value ? b_json(p, value) : b_str(&p->b, "null");
-      st_def_var *var = &p->b.d.vars[i];
-      var->key = key_off;
-      var->value = val_off;
-      var->kind = ST_VAR_SPLICE;
-      var->flags = ST_VF_NEED_RENDER;
-      var->srcs = p->b.d.n_refs;
+      uint8_t flags = 0;
+      if (get_bool(p, pt, v, "need_render", 0, 1)) flags |= ST_VF_NEED_RENDER;
+      if (get_bool(p, pt, v, "is_param", 0, 0)) flags |= ST_VF_IS_PARAM;
+      add_var(p, key, value, has_refs(value, 0) ? ST_VAR_SPLICE : ST_VAR_PLAIN,
+              NULL, flags);
     }
     path_pop(pt, old);
   }
@@ -397,8 +485,38 @@ static uint32_t parse_web_inputs(parser *p, path *pt, json_t *data,
   return first;
 }
 
+/* The variable types bk-sops registers as lazy (computed) variables. */
+static int lazy_type(const char *ct) {
+  static const char *const lazy[] = {"password",
+                                     "select",
+                                     "text_value_select",
+                                     "current_time",
+                                     "format_support_current_time",
+                                     "time",
+                                     "format_support_datetime",
+                                     "staff_group_selector",
+                                     "datatable",
+                                     "bk_user_selector",
+                                     "ip",
+                                     "ip_selector",
+                                     "set_allocation",
+                                     "attribute_query",
+                                     "ip_filter",
+                                     "set_module_ip_selector",
+                                     "set_filter_selector",
+                                     "set_group_selector",
+                                     "set_module_selector"};
+  if (!ct) return 0;
+  for (size_t k = 0; k < sizeof lazy / sizeof lazy[0]; k++)
+    if (!strcmp(ct, lazy[k])) return 1;
+  return 0;
+}
+
 static void parse_web_constants(parser *p, path *pt, json_t *constants,
-                                uint32_t *first, uint32_t *n);
+                                int is_sub, uint32_t *first, uint32_t *n);
+static void parse_web_params(parser *p, path *pt, json_t *merged,
+                             uint32_t *first, uint32_t *n);
+static json_t *renamed_copy(parser *p, json_t *tree, const char *salt);
 
 static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
                            int web, int depth) {
@@ -455,7 +573,7 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
       uint32_t child = ST_NONE;
       if (sub) {
         size_t old = path_push(pt, "pipeline");
-        child = parse_pipe(p, pt, sub, i, id, web, depth + 1);
+        child = parse_pipe(p, pt, sub, i, id, web, depth + 1, NULL);
         path_pop(pt, old);
         json_t *params = get_obj(p, pt, obj, "params", 0);
         if (params) {
@@ -466,22 +584,37 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
       } else if (tpl) {
         json_t *t = p->templates ? json_object_get(p->templates, tpl) : NULL;
         json_t *tree = t ? json_object_get(t, "tree") : NULL;
-        if (!tree) {
+        if (!json_is_object(tree)) {
           BAD(p, at(pt, "template_id"), "template \"%s\" is not in this %s",
-              tpl, p->templates ? "export" : "document (only an export "
-                                              "envelope holds templates)");
+              tpl,
+              p->templates ? "export"
+                           : "document (only an export "
+                             "envelope holds templates)");
         } else {
-          path tp = {0};
-          path_push(&tp, "pipeline_template_data.template");
-          path_push(&tp, tpl);
-          path_push(&tp, "tree");
-          child = parse_pipe(p, &tp, tree, i, id, 1, depth + 1);
-        }
-        json_t *cons = get_obj(p, pt, obj, "constants", 0);
-        if (cons) {
-          size_t o2 = path_push(pt, "constants");
-          parse_web_constants(p, pt, cons, &vars, &n_vars);
-          path_pop(pt, o2);
+          /* A template embedded again gets fresh ids, as bk-sops gives
+           * every task fresh ones: node ids must be unique in a task. */
+          uint32_t seen = idmap_put(&p->tpls, tpl, 0);
+          if (seen == ST_NONE - 1) p->oom = 1;
+          if (seen != ST_NONE && seen != ST_NONE - 1)
+            tree = renamed_copy(p, tree, id);
+          /* The node's constants replace the child's, entry by entry. */
+          json_t *merged =
+              tree ? json_copy(json_object_get(tree, "constants")) : NULL;
+          if (!merged) merged = json_object();
+          json_t *cons = get_obj(p, pt, obj, "constants", 0);
+          if (!merged || json_array_append_new(p->keep, merged) ||
+              (cons && json_object_update(merged, cons)))
+            p->oom = 1;
+          if (tree && !p->oom) {
+            path tp = {0};
+            path_push(&tp, "pipeline_template_data.template");
+            path_push(&tp, tpl);
+            path_push(&tp, "tree");
+            child = parse_pipe(p, &tp, tree, i, id, 1, depth + 1, merged);
+            size_t o2 = path_push(pt, "constants");
+            parse_web_params(p, pt, merged, &vars, &n_vars);
+            path_pop(pt, o2);
+          }
         }
       } else {
         BAD(p, pt->s, "a SubProcess needs \"pipeline\" or \"template_id\"");
@@ -516,7 +649,8 @@ static void parse_gateway(parser *p, path *pt, json_t *obj, uint32_t i) {
     path_pop(pt, old);
   }
   json_t *def = json_object_get(obj, "default_condition");
-  if (def && !json_is_null(def)) {
+  if (def && !json_is_null(def) &&
+      !(json_is_object(def) && json_object_size(def) == 0)) {
     size_t old = path_push(pt, "default_condition");
     if (!json_is_object(def))
       BAD(p, pt->s, "must be an object, not %s", type_name(def));
@@ -526,22 +660,24 @@ static void parse_gateway(parser *p, path *pt, json_t *obj, uint32_t i) {
   }
 }
 
-/* ---- Web constants -------------------------------------------------------- */
+/* ---- Web constants --------------------------------------------------------
+ */
 
 /* SOPS web constants {"${k}": {value, source_type, source_info,
- * custom_type, is_meta, ...}} -> bamboo variables, as bk-sops'
- * pipeline_web format conversion does: component_outputs become output
- * mappings (source_act / source_key), lazy custom types stay lazy, and
- * everything else is a splice rendered from its value. */
+ * custom_type, show_type, ...}} -> bamboo variables, as bk-sops'
+ * classify_constants does: a component_outputs constant maps the first
+ * output named in its source_info (one without any is dropped); a lazy
+ * variable type stays lazy; anything else is a splice when its value
+ * references a name, else plain. is_param follows bk-sops, quirk
+ * included: shown constants, but for plain / splice ones only inside a
+ * subprocess. */
 static void parse_web_constants(parser *p, path *pt, json_t *constants,
-                                uint32_t *first, uint32_t *n) {
+                                int is_sub, uint32_t *first, uint32_t *n) {
   *first = p->b.d.n_vars;
   const char *key;
   json_t *c;
   json_object_foreach(constants, key, c) {
     size_t old = path_push(pt, key);
-    uint32_t i = b_var(&p->b);
-    if (i == ST_NONE) break;
     if (!json_is_object(c)) {
       BAD(p, pt->s, "must be an object, not %s", type_name(c));
       path_pop(pt, old);
@@ -549,55 +685,63 @@ static void parse_web_constants(parser *p, path *pt, json_t *constants,
     }
     const char *st = get_str(p, pt, c, "source_type", 0);
     const char *ct = get_str(p, pt, c, "custom_type", 0);
+    const char *show = get_str(p, pt, c, "show_type", 0);
+    int shown = show && !strcmp(show, "show");
     json_t *value = json_object_get(c, "value");
-    uint32_t key_off = b_str(&p->b, key);
-    uint32_t val_off = value ? b_json(p, value) : b_str(&p->b, "null");
-    uint32_t srcs = p->b.d.n_refs;
-    int kind = ST_VAR_SPLICE;
     if (st && !strcmp(st, "component_outputs")) {
       json_t *info = get_obj(p, pt, c, "source_info", 0);
-      const char *act;
-      json_t *keys;
-      if (info) {
-        size_t o2 = path_push(pt, "source_info");
-        json_object_foreach(info, act, keys) {
-          size_t k;
-          json_t *sk;
-          if (!json_is_array(keys)) {
-            BAD(p, at(pt, act), "must be a list of output keys");
-            continue;
-          }
-          json_array_foreach(keys, k, sk) {
-            if (!json_is_string(sk)) {
-              BAD(p, at(pt, act), "output keys must be strings");
-              continue;
-            }
-            b_ref(&p->b, b_str(&p->b, act));
-            b_ref(&p->b, b_str(&p->b, json_string_value(sk)));
-          }
-        }
-        path_pop(pt, o2);
+      void *it = info ? json_object_iter(info) : NULL;
+      json_t *keys = it ? json_object_iter_value(it) : NULL;
+      json_t *k0 = json_array_get(keys, 0);
+      if (it && !json_is_string(k0)) {
+        BAD(p, at(pt, "source_info"), "must map a node id to output keys");
+      } else if (it) {
+        uint32_t i = add_var(
+            p, key, value, ST_VAR_SPLICE, NULL,
+            shown ? ST_VF_IS_PARAM | ST_VF_NEED_RENDER : ST_VF_NEED_RENDER);
+        b_ref(&p->b, b_str(&p->b, json_object_iter_key(it)));
+        b_ref(&p->b, b_str(&p->b, json_string_value(k0)));
+        if (i != ST_NONE && !p->b.oom) p->b.d.vars[i].n_srcs = 1;
       }
-      kind = ST_VAR_PLAIN;
-    } else if (ct && *ct && st && !strcmp(st, "custom") &&
-               json_is_true(json_object_get(c, "is_meta"))) {
-      kind = ST_VAR_LAZY;
+    } else if (lazy_type(ct)) {
+      add_var(p, key, value, ST_VAR_LAZY, ct,
+              shown ? ST_VF_IS_PARAM | ST_VF_NEED_RENDER : ST_VF_NEED_RENDER);
+    } else {
+      add_var(p, key, value, has_refs(value, 0) ? ST_VAR_SPLICE : ST_VAR_PLAIN,
+              NULL,
+              shown && is_sub ? ST_VF_IS_PARAM | ST_VF_NEED_RENDER
+                              : ST_VF_NEED_RENDER);
     }
-    uint32_t ct_off = kind == ST_VAR_LAZY ? b_str(&p->b, ct) : ST_NONE;
-    st_def_var *var = &p->b.d.vars[i];
-    var->key = key_off;
-    var->value = val_off;
-    var->custom_type = ct_off;
-    var->kind = (uint8_t)kind;
-    var->flags = ST_VF_NEED_RENDER;
-    var->srcs = srcs;
-    var->n_srcs = (p->b.d.n_refs - srcs) / 2;
     path_pop(pt, old);
   }
   *n = p->b.d.n_vars - *first;
 }
 
-/* ---- Pipelines ------------------------------------------------------------ */
+/* A subprocess's params from its merged constants (bk-sops
+ * format_web_data_to_pipeline): one per shown constant, lazy for lazy
+ * types and a splice of the value otherwise. */
+static void parse_web_params(parser *p, path *pt, json_t *merged,
+                             uint32_t *first, uint32_t *n) {
+  *first = p->b.d.n_vars;
+  const char *key;
+  json_t *c;
+  json_object_foreach(merged, key, c) {
+    const char *show = json_string_value(json_object_get(c, "show_type"));
+    if (!show || strcmp(show, "show")) continue;
+    size_t old = path_push(pt, key);
+    const char *ct = json_string_value(json_object_get(c, "custom_type"));
+    uint8_t flags = 0;
+    if (get_bool(p, pt, c, "need_render", 0, 1)) flags |= ST_VF_NEED_RENDER;
+    add_var(p, key, json_object_get(c, "value"),
+            lazy_type(ct) ? ST_VAR_LAZY : ST_VAR_SPLICE,
+            lazy_type(ct) ? ct : NULL, flags);
+    path_pop(pt, old);
+  }
+  *n = p->b.d.n_vars - *first;
+}
+
+/* ---- Pipelines ------------------------------------------------------------
+ */
 
 static void parse_outputs(parser *p, path *pt, json_t *outs, uint32_t pipe) {
   uint32_t first = p->b.d.n_refs;
@@ -625,8 +769,12 @@ static void parse_outputs(parser *p, path *pt, json_t *outs, uint32_t pipe) {
   p->b.d.pipes[pipe].n_outputs = p->b.d.n_refs - first;
 }
 
+/* One pipeline: a root (sub == ST_NONE) or the pipeline of SubProcess
+ * node sub, which must carry the id want_id. Web trees may come with
+ * their constants already merged with the SubProcess node's. */
 static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
-                           const char *want_id, int web, int depth) {
+                           const char *want_id, int web, int depth,
+                           json_t *constants) {
   if (!json_is_object(tree)) {
     BAD(p, pt->s, "must be an object, not %s", type_name(tree));
     return ST_NONE;
@@ -636,7 +784,7 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   json_t *idv = json_object_get(tree, "id");
   if (idv || !web) id = get_id(p, pt, tree, "id");
   if (!id) id = want_id ? want_id : web && sub == ST_NONE ? p->root_id : NULL;
-  if (!id) return ST_NONE;
+  if (!id) id = ""; /* reported; go on to find the other problems */
   if (want_id && strcmp(id, want_id)) {
     BAD(p, at(pt, "id"),
         "an embedded pipeline's id must equal its SubProcess id \"%s\", "
@@ -645,7 +793,7 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   }
   uint32_t pi = b_pipe(&p->b);
   if (pi == ST_NONE) return ST_NONE;
-  if (sub == ST_NONE && !claim_id(p, id, pt->s)) return pi;
+  if (sub == ST_NONE && *id && !claim_id(p, id, pt->s)) return pi;
   p->b.d.pipes[pi].id = b_str(&p->b, id);
   p->b.d.pipes[pi].node = sub;
 
@@ -654,9 +802,9 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
                        1u << ST_COND_PARALLEL_GW | 1u << ST_CONVERGE_GW;
   size_t old = path_push(pt, "start_event");
   json_t *se = json_object_get(tree, "start_event");
-  uint32_t s = se ? parse_node(p, pt, se, pi, 1u << ST_EMPTY_START, web,
-                               depth, NULL)
-                  : ST_NONE;
+  uint32_t s =
+      se ? parse_node(p, pt, se, pi, 1u << ST_EMPTY_START, web, depth, NULL)
+         : ST_NONE;
   if (!se) BAD(p, pt->s, "missing");
   path_pop(pt, old);
   old = path_push(pt, "end_event");
@@ -727,13 +875,13 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
 
   uint32_t vars = p->b.d.n_vars, n_vars = 0;
   if (web) {
-    json_t *cons = json_object_get(tree, "constants");
+    json_t *cons = constants ? constants : json_object_get(tree, "constants");
     if (cons && !json_is_null(cons)) {
       old = path_push(pt, "constants");
       if (!json_is_object(cons))
         BAD(p, pt->s, "must be an object, not %s", type_name(cons));
       else
-        parse_web_constants(p, pt, cons, &vars, &n_vars);
+        parse_web_constants(p, pt, cons, sub != ST_NONE, &vars, &n_vars);
       path_pop(pt, old);
     }
     old = path_push(pt, "outputs");
@@ -762,7 +910,8 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   return pi;
 }
 
-/* ---- Pass 2: flows into edges --------------------------------------------- */
+/* ---- Pass 2: flows into edges ---------------------------------------------
+ */
 
 /* Calls fn for each id of an incoming / outgoing field: a list of ids, one
  * id, or "" for none. */
@@ -923,7 +1072,8 @@ static void resolve(parser *p) {
     p->oom = 1;
     return;
   }
-  for (uint32_t k = 0; k < p->n_fi; k++) rows[k] = ST_NONE;
+  for (uint32_t k = 0; k < p->n_fi; k++)
+    rows[k] = ST_NONE;
   char where[PATH_MAX_LEN + 16];
   for (uint32_t i = 0; i < p->b.d.n_nodes && !p->b.oom; i++) {
     snprintf(where, sizeof where, "%s.outgoing", path_at(p, p->ni[i].path));
@@ -936,7 +1086,8 @@ static void resolve(parser *p) {
   }
   for (uint32_t k = 0; k < p->n_fi && !p->b.oom; k++) {
     if (p->fi[k].used) continue;
-    const char *src = json_string_value(json_object_get(p->fi[k].obj, "source"));
+    const char *src =
+        json_string_value(json_object_get(p->fi[k].obj, "source"));
     if (!src || idmap_get(&p->nodes, src) == ST_NONE) {
       snprintf(where, sizeof where, "%s.source", path_at(p, p->fi[k].path));
       BAD(p, where, src ? "node \"%s\" does not exist" : "missing%s",
@@ -979,7 +1130,126 @@ static void resolve(parser *p) {
   rt_free(rows);
 }
 
-/* ---- Documents ------------------------------------------------------------ */
+/* ---- Renaming a template's ids --------------------------------------------
+ */
+
+/* "n" + 32 hex from (salt, id): a fresh id that is the same every time. */
+static void derive_id(const char *salt, const char *id, char out[34]) {
+  uint64_t h[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+  for (int k = 0; k < 2; k++) {
+    for (const char *q = salt; *q; q++)
+      h[k] = (h[k] ^ (uint8_t)*q) * 0x100000001b3ULL;
+    h[k] = (h[k] ^ '/') * 0x100000001b3ULL;
+    for (const char *q = id; *q; q++)
+      h[k] = (h[k] ^ (uint8_t)*q) * 0x100000001b3ULL;
+    h[k] ^= h[k] >> 29;
+    h[k] *= 0xbf58476d1ce4e5b9ULL;
+    h[k] ^= h[k] >> 32;
+  }
+  snprintf(out, 34, "n%016llx%016llx", (unsigned long long)h[0],
+           (unsigned long long)h[1]);
+}
+
+/* The new name of id in map (a JSON object old -> new), or id itself. */
+static json_t *renamed(json_t *map, json_t *id) {
+  json_t *n =
+      json_is_string(id) ? json_object_get(map, json_string_value(id)) : NULL;
+  return json_incref(n ? n : id);
+}
+
+/* Renames a flow list (a string or a list of strings) in place. */
+static void rename_list(json_t *obj, const char *key, json_t *map) {
+  json_t *v = json_object_get(obj, key);
+  if (json_is_string(v)) {
+    json_object_set_new(obj, key, renamed(map, v));
+  } else if (json_is_array(v)) {
+    for (size_t k = 0; k < json_array_size(v); k++)
+      json_array_set_new(v, k, renamed(map, json_array_get(v, k)));
+  }
+}
+
+/* Renames the keys of obj[key] (and the "id" inside each value). */
+static void rename_keys(json_t *obj, const char *key, json_t *map) {
+  json_t *sec = json_object_get(obj, key);
+  if (!json_is_object(sec)) return;
+  json_t *out = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(sec, k, v) {
+    json_t *nk = json_object_get(map, k);
+    if (json_is_object(v) && json_object_get(v, "id"))
+      json_object_set_new(v, "id", renamed(map, json_object_get(v, "id")));
+    json_object_set(out, nk ? json_string_value(nk) : k, v);
+  }
+  json_object_set_new(obj, key, out);
+}
+
+static void rename_node(json_t *n, json_t *map) {
+  if (!json_is_object(n)) return;
+  json_object_set_new(n, "id", renamed(map, json_object_get(n, "id")));
+  rename_list(n, "incoming", map);
+  rename_list(n, "outgoing", map);
+  if (json_object_get(n, "converge_gateway_id"))
+    json_object_set_new(
+        n, "converge_gateway_id",
+        renamed(map, json_object_get(n, "converge_gateway_id")));
+  rename_keys(n, "conditions", map);
+  json_t *def = json_object_get(n, "default_condition");
+  if (json_is_object(def) && json_object_get(def, "flow_id"))
+    json_object_set_new(def, "flow_id",
+                        renamed(map, json_object_get(def, "flow_id")));
+}
+
+/* A copy of a web tree with every node and flow id replaced by one
+ * derived from salt (bk-sops replace_all_id, deterministic), kept alive
+ * in p->keep. NULL when out of memory. */
+static json_t *renamed_copy(parser *p, json_t *tree, const char *salt) {
+  json_t *t = json_deep_copy(tree), *map = json_object();
+  if (!t || !map || json_array_append_new(p->keep, t)) {
+    json_decref(map);
+    p->oom = 1;
+    return NULL;
+  }
+  char nid[34];
+  const char *k;
+  json_t *v;
+  const char *ends[2] = {"start_event", "end_event"};
+  for (int e = 0; e < 2; e++) {
+    const char *id =
+        json_string_value(json_object_get(json_object_get(t, ends[e]), "id"));
+    if (id) {
+      derive_id(salt, id, nid);
+      json_object_set_new(map, id, json_string(nid));
+    }
+  }
+  const char *secs[3] = {"activities", "gateways", "flows"};
+  for (int sct = 0; sct < 3; sct++) {
+    json_object_foreach(json_object_get(t, secs[sct]), k, v) {
+      derive_id(salt, k, nid);
+      json_object_set_new(map, k, json_string(nid));
+    }
+  }
+  rename_node(json_object_get(t, ends[0]), map);
+  rename_node(json_object_get(t, ends[1]), map);
+  for (int sct = 0; sct < 2; sct++)
+    json_object_foreach(json_object_get(t, secs[sct]), k, v)
+        rename_node(v, map);
+  json_object_foreach(json_object_get(t, "flows"), k, v) {
+    json_object_set_new(v, "source",
+                        renamed(map, json_object_get(v, "source")));
+    json_object_set_new(v, "target",
+                        renamed(map, json_object_get(v, "target")));
+  }
+  for (int sct = 0; sct < 3; sct++)
+    rename_keys(t, secs[sct], map);
+  json_object_foreach(json_object_get(t, "constants"), k, v)
+      rename_keys(v, "source_info", map);
+  json_decref(map);
+  return t;
+}
+
+/* ---- Documents ------------------------------------------------------------
+ */
 
 /* Adds the template ids that SubProcess nodes of tree reference to refd. */
 static void note_refs(json_t *tree, idmap *refd) {
@@ -1006,7 +1276,8 @@ static json_t *pick_template(parser *p, json_t *templates, const char *want,
   idmap refd = {0};
   const char *key;
   json_t *t;
-  json_object_foreach(templates, key, t) note_refs(json_object_get(t, "tree"), &refd);
+  json_object_foreach(templates, key, t)
+      note_refs(json_object_get(t, "tree"), &refd);
   json_t *found = NULL;
   int roots = 0;
   char names[512] = "";
@@ -1040,16 +1311,19 @@ static void parser_free(parser *p) {
   rt_free(p->in_first);
   rt_free(p->in_list);
   buf_free(&p->paths);
+  idmap_free(&p->tpls);
+  json_decref(p->keep);
 }
 
-int def_compile(const char *text, size_t len, const def_options *o,
-                st_def *out, diag *d, char name[ST_NAME_MAX + 1]) {
+int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
+                diag *d, char name[ST_NAME_MAX + 1]) {
   memset(out, 0, sizeof *out);
   if (name) name[0] = '\0';
   def_options none = {0};
   if (!o) o = &none;
-  if (len > DEF_MAX_BYTES) {
-    diag_add(d, "document", "%zu bytes, the limit is %u", len, DEF_MAX_BYTES);
+  size_t max_bytes = o->max_bytes ? o->max_bytes : DEF_MAX_BYTES;
+  if (len > max_bytes) {
+    diag_add(d, "document", "%zu bytes, the limit is %zu", len, max_bytes);
     return RATTAN_EDEF;
   }
   json_error_t jerr;
@@ -1059,7 +1333,11 @@ int def_compile(const char *text, size_t len, const def_options *o,
              jerr.line, jerr.column, jerr.text);
     return d->oom ? RATTAN_ENOMEM : RATTAN_EDEF;
   }
-  parser p = {.d = d};
+  parser p = {.d = d, .keep = json_array()};
+  if (!p.keep) {
+    json_decref(doc);
+    return RATTAN_ENOMEM;
+  }
   int rc = RATTAN_EDEF;
   b_str(&p.b, ""); /* offset 0: the empty string, so the pool is never empty */
   path pt = {0};
@@ -1068,22 +1346,24 @@ int def_compile(const char *text, size_t len, const def_options *o,
   int web = 0;
   if (!json_is_object(doc)) {
     diag_add(d, "document", "must be an object, not %s", type_name(doc));
-    goto out_free_doc;
+    goto out_free_parser;
   }
   json_t *ptd = json_object_get(doc, "pipeline_template_data");
   if (ptd) {
     p.templates = json_object_get(ptd, "template");
     if (!json_is_object(p.templates)) {
-      diag_add(d, "pipeline_template_data.template", "missing or not an object");
-      goto out_free_doc;
+      diag_add(d, "pipeline_template_data.template",
+               "missing or not an object");
+      goto out_free_parser;
     }
     tree = pick_template(&p, p.templates, o->template_id, &tid);
-    if (!tree) goto out_free_doc;
+    if (!tree) goto out_free_parser;
     path_push(&pt, "pipeline_template_data.template");
     path_push(&pt, tid);
     path_push(&pt, "tree");
     web = 1;
   }
+  p.max_nodes = o->max_nodes ? o->max_nodes : DEF_MAX_NODES;
   p.root_id = o->root_id ? o->root_id : tid ? tid : "root";
   if (name) {
     json_t *holder = tid ? json_object_get(p.templates, tid) : tree;
@@ -1095,7 +1375,8 @@ int def_compile(const char *text, size_t len, const def_options *o,
     else
       snprintf(name, ST_NAME_MAX + 1, "%s", nm ? nm : "");
   }
-  parse_pipe(&p, &pt, tree, ST_NONE, NULL, web, 0);
+  if (tid && idmap_put(&p.tpls, tid, 0) == ST_NONE - 1) p.oom = 1;
+  parse_pipe(&p, &pt, tree, ST_NONE, NULL, web, 0, NULL);
   if (!p.b.oom && !p.oom) resolve(&p);
   if (p.b.oom || p.oom || d->oom) {
     rc = RATTAN_ENOMEM;
@@ -1120,7 +1401,6 @@ int def_compile(const char *text, size_t len, const def_options *o,
   }
 out_free_parser:
   parser_free(&p);
-out_free_doc:
   json_decref(doc);
   return rc;
 }

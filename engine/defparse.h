@@ -27,6 +27,9 @@ typedef struct def_options {
   /* The root pipeline's id when the input has none (web trees); NULL
    * derives it from the template id, else "root". */
   const char *root_id;
+  /* Lower limits than the defaults (0: DEF_MAX_BYTES, DEF_MAX_NODES). */
+  size_t max_bytes;
+  uint32_t max_nodes;
 } def_options;
 
 /* Parses, validates and compiles len bytes of JSON at text into *out
@@ -35,8 +38,8 @@ typedef struct def_options {
  * empty on failure. d must be zeroed by the caller and freed with
  * diag_free. If name is not NULL it receives the pipeline's name (the
  * template's name in an export, the tree's "name", else ""). */
-int def_compile(const char *text, size_t len, const def_options *o,
-                st_def *out, diag *d, char name[ST_NAME_MAX + 1]);
+int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
+                diag *d, char name[ST_NAME_MAX + 1]);
 
 /* The definition as a bamboo pipeline_tree (a new jansson reference the
  * caller decrefs), or NULL when out of memory. Compiling its text gives

@@ -28,9 +28,11 @@ static int check_task_id(const char *id, errbuf *err) {
 static int utf8_valid(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2
-                       : (*p >> 3) == 30   ? 3
-                                           : -1;
+    int n = *p < 0x80         ? 0
+            : (*p >> 5) == 6  ? 1
+            : (*p >> 4) == 14 ? 2
+            : (*p >> 3) == 30 ? 3
+                              : -1;
     if (n < 0) return 0;
     unsigned cp = n ? *p & (0x3f >> n) : *p;
     for (int i = 1; i <= n; i++) {
@@ -81,10 +83,8 @@ static int create_run(eng_txn *t, void *ctx, errbuf *err) {
   c->rec.created = eng_now(eng_txn_engine(t));
   int rc = st_task_put(st, &c->rec, err);
   if (rc || (rc = st_def_put(st, c->rec.id, c->def, err))) return rc;
-  st_event ev = {.kind = "create",
-                 .from = -1,
-                 .at = c->rec.created,
-                 .note = c->rec.name};
+  st_event ev = {
+      .kind = "create", .from = -1, .at = c->rec.created, .note = c->rec.name};
   return st_journal_append(st, c->rec.id, &ev, NULL, err);
 }
 
@@ -123,7 +123,9 @@ int eng_validate(const char *json, size_t len, const char *template_id,
   return rc;
 }
 
-void eng_problems_free(eng_problems *p) { diag_free(p); }
+void eng_problems_free(eng_problems *p) {
+  diag_free(p);
+}
 
 void eng_problems_each(const eng_problems *p,
                        void (*fn)(void *ctx, const char *path,

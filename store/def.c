@@ -37,29 +37,37 @@ typedef struct field {
   int kind;
 } field;
 
-#define FLD(type, name, kind) {offsetof(type, name), kind}
+#define FLD(type, name, kind) \
+  { offsetof(type, name), kind }
 
 static const field node_fields[] = {
-    FLD(st_def_node, id, F_STR),         FLD(st_def_node, name, F_STR),
-    FLD(st_def_node, code, F_STR),       FLD(st_def_node, version, F_STR),
-    FLD(st_def_node, pipe, F_PIPE),      FLD(st_def_node, out, F_U32),
-    FLD(st_def_node, n_out, F_COUNT),    FLD(st_def_node, n_in, F_U32),
-    FLD(st_def_node, converge, F_NODE0), FLD(st_def_node, child, F_U32),
+    FLD(st_def_node, id, F_STR),
+    FLD(st_def_node, name, F_STR),
+    FLD(st_def_node, code, F_STR),
+    FLD(st_def_node, version, F_STR),
+    FLD(st_def_node, pipe, F_PIPE),
+    FLD(st_def_node, out, F_U32),
+    FLD(st_def_node, n_out, F_COUNT),
+    FLD(st_def_node, n_in, F_U32),
+    FLD(st_def_node, converge, F_NODE0),
+    FLD(st_def_node, child, F_U32),
     FLD(st_def_node, default_flow, F_FLOW0),
-    FLD(st_def_node, vars, F_U32),       FLD(st_def_node, n_vars, F_COUNT),
-    FLD(st_def_node, timeout, F_I32),    FLD(st_def_node, type, F_TYPE),
+    FLD(st_def_node, vars, F_U32),
+    FLD(st_def_node, n_vars, F_COUNT),
+    FLD(st_def_node, timeout, F_I32),
+    FLD(st_def_node, type, F_TYPE),
     FLD(st_def_node, flags, F_U8),
 };
 static const field flow_fields[] = {
-    FLD(st_def_flow, id, F_STR),         FLD(st_def_flow, source, F_NODE),
-    FLD(st_def_flow, target, F_NODE),    FLD(st_def_flow, cond, F_STR),
-    FLD(st_def_flow, cond_name, F_STR),  FLD(st_def_flow, is_default, F_U8),
+    FLD(st_def_flow, id, F_STR),        FLD(st_def_flow, source, F_NODE),
+    FLD(st_def_flow, target, F_NODE),   FLD(st_def_flow, cond, F_STR),
+    FLD(st_def_flow, cond_name, F_STR), FLD(st_def_flow, is_default, F_U8),
 };
 static const field pipe_fields[] = {
-    FLD(st_def_pipe, id, F_STR),         FLD(st_def_pipe, node, F_NODE0),
-    FLD(st_def_pipe, start, F_NODE),     FLD(st_def_pipe, end, F_NODE),
-    FLD(st_def_pipe, vars, F_U32),       FLD(st_def_pipe, n_vars, F_COUNT),
-    FLD(st_def_pipe, outputs, F_U32),    FLD(st_def_pipe, n_outputs, F_COUNT),
+    FLD(st_def_pipe, id, F_STR),      FLD(st_def_pipe, node, F_NODE0),
+    FLD(st_def_pipe, start, F_NODE),  FLD(st_def_pipe, end, F_NODE),
+    FLD(st_def_pipe, vars, F_U32),    FLD(st_def_pipe, n_vars, F_COUNT),
+    FLD(st_def_pipe, outputs, F_U32), FLD(st_def_pipe, n_outputs, F_COUNT),
 };
 static const field var_fields[] = {
     FLD(st_def_var, key, F_STR),         FLD(st_def_var, value, F_STR),
@@ -102,11 +110,14 @@ void st_def_free(st_def *d) {
 static int pack_field(msgpack_packer *pk, const void *row, const field *f) {
   const char *p = (const char *)row + f->off;
   switch (f->kind) {
-    case F_I32: return msgpack_pack_int32(pk, *(const int32_t *)p);
+    case F_I32:
+      return msgpack_pack_int32(pk, *(const int32_t *)p);
     case F_TYPE:
     case F_KIND:
-    case F_U8: return msgpack_pack_uint8(pk, *(const uint8_t *)p);
-    default: return msgpack_pack_uint32(pk, *(const uint32_t *)p);
+    case F_U8:
+      return msgpack_pack_uint8(pk, *(const uint8_t *)p);
+    default:
+      return msgpack_pack_uint32(pk, *(const uint32_t *)p);
   }
 }
 
@@ -151,7 +162,8 @@ static int read_table(mp_rd *r, const table *t, void **rows, uint32_t *n) {
   /* Rows are at least 1 byte each (checked), so this stays proportional
    * to the input. */
   *rows = rt_malloc((size_t)*n * t->row_size);
-  if (!*rows) return err_set(r->err, RATTAN_ENOMEM, "definition: out of memory");
+  if (!*rows)
+    return err_set(r->err, RATTAN_ENOMEM, "definition: out of memory");
   memset(*rows, 0, (size_t)*n * t->row_size);
   for (uint32_t i = 0; i < *n; i++) {
     char *row = (char *)*rows + i * t->row_size;
@@ -159,8 +171,8 @@ static int read_table(mp_rd *r, const table *t, void **rows, uint32_t *n) {
     if (mp_read_array(r, &nf)) return RATTAN_ECORRUPT;
     if (nf < t->n_fields)
       return err_set(r->err, RATTAN_ECORRUPT,
-                     "definition: %s[%u]: %u fields, expected %zu", t->name,
-                     i, nf, t->n_fields);
+                     "definition: %s[%u]: %u fields, expected %zu", t->name, i,
+                     nf, t->n_fields);
     for (size_t j = 0; j < t->n_fields; j++) {
       const field *f = &t->fields[j];
       uint64_t u;
@@ -173,9 +185,10 @@ static int read_table(mp_rd *r, const table *t, void **rows, uint32_t *n) {
         case F_TYPE:
         case F_KIND:
         case F_U8:
-          if (mp_read_uint(r, f->kind == F_TYPE   ? ST_NODE_TYPES - 1
-                              : f->kind == F_KIND ? ST_VAR_KINDS - 1
-                                                  : UINT8_MAX,
+          if (mp_read_uint(r,
+                           f->kind == F_TYPE   ? ST_NODE_TYPES - 1
+                           : f->kind == F_KIND ? ST_VAR_KINDS - 1
+                                               : UINT8_MAX,
                            &u))
             return RATTAN_ECORRUPT;
           *(uint8_t *)(row + f->off) = (uint8_t)u;
@@ -210,11 +223,21 @@ static int check_refs(const st_def *d, errbuf *err) {
         uint32_t v = *row_u32(row, f);
         int ok = 1;
         switch (f->kind) {
-          case F_STR: ok = v == ST_NONE || v < d->pool_len; break;
-          case F_NODE: ok = v < d->n_nodes; break;
-          case F_NODE0: ok = v == ST_NONE || v < d->n_nodes; break;
-          case F_FLOW0: ok = v == ST_NONE || v < d->n_flows; break;
-          case F_PIPE: ok = v < d->n_pipes; break;
+          case F_STR:
+            ok = v == ST_NONE || v < d->pool_len;
+            break;
+          case F_NODE:
+            ok = v < d->n_nodes;
+            break;
+          case F_NODE0:
+            ok = v == ST_NONE || v < d->n_nodes;
+            break;
+          case F_FLOW0:
+            ok = v == ST_NONE || v < d->n_flows;
+            break;
+          case F_PIPE:
+            ok = v < d->n_pipes;
+            break;
           case F_COUNT: {
             /* A count follows its range start; the table it indexes
              * depends on the row. Output mappings are pairs of refs. */
@@ -246,8 +269,8 @@ static int check_refs(const st_def *d, errbuf *err) {
   }
   for (uint32_t i = 0; i < d->n_refs; i++)
     if (d->refs[i] >= d->pool_len)
-      return err_set(err, RATTAN_ECORRUPT,
-                     "definition: refs[%u] out of range", i);
+      return err_set(err, RATTAN_ECORRUPT, "definition: refs[%u] out of range",
+                     i);
   if (d->n_pipes == 0)
     return err_set(err, RATTAN_ECORRUPT, "definition: no pipeline");
   return 0;
@@ -268,8 +291,8 @@ int st_def_decode(const void *p, size_t n, st_def *d, errbuf *err) {
     return err_set(err, RATTAN_ECORRUPT,
                    "definition: format %llu, this library reads %d",
                    (unsigned long long)ver, DEF_FORMAT);
-  void **rows[4] = {(void **)&d->nodes, (void **)&d->flows,
-                    (void **)&d->pipes, (void **)&d->vars};
+  void **rows[4] = {(void **)&d->nodes, (void **)&d->flows, (void **)&d->pipes,
+                    (void **)&d->vars};
   uint32_t *counts[4] = {&d->n_nodes, &d->n_flows, &d->n_pipes, &d->n_vars};
   for (int i = 0; i < 4; i++) {
     int rc = read_table(&r, &tables[i], rows[i], counts[i]);

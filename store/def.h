@@ -45,14 +45,14 @@ enum {
 
 typedef struct st_def_node {
   uint32_t id, name;
-  uint32_t code;     /* component code, or an executable end event's type */
-  uint32_t version;  /* component version */
-  uint32_t pipe;     /* the pipeline the node belongs to */
-  uint32_t out;      /* outgoing flows: out .. out + n_out - 1, in order */
+  uint32_t code;    /* component code, or an executable end event's type */
+  uint32_t version; /* component version */
+  uint32_t pipe;    /* the pipeline the node belongs to */
+  uint32_t out;     /* outgoing flows: out .. out + n_out - 1, in order */
   uint32_t n_out;
-  uint32_t n_in;     /* incoming flows */
-  uint32_t converge; /* parallel gateways: their converge gateway */
-  uint32_t child;    /* SubProcess: its pipeline */
+  uint32_t n_in;         /* incoming flows */
+  uint32_t converge;     /* parallel gateways: their converge gateway */
+  uint32_t child;        /* SubProcess: its pipeline */
   uint32_t default_flow; /* exclusive / conditional parallel gateways */
   uint32_t vars;         /* component inputs or subprocess params: */
   uint32_t n_vars;       /*   vars .. vars + n_vars - 1 */
@@ -86,10 +86,10 @@ typedef struct st_def_var {
 
 typedef struct st_def_pipe {
   uint32_t id;
-  uint32_t node;   /* the SubProcess node, ST_NONE for the root */
-  uint32_t start;  /* node indices */
+  uint32_t node;  /* the SubProcess node, ST_NONE for the root */
+  uint32_t start; /* node indices */
   uint32_t end;
-  uint32_t vars;   /* data.inputs: vars .. vars + n_vars - 1 */
+  uint32_t vars; /* data.inputs: vars .. vars + n_vars - 1 */
   uint32_t n_vars;
   uint32_t outputs; /* data.outputs: refs[outputs + i] are the keys */
   uint32_t n_outputs;
