@@ -40,12 +40,18 @@ LIB_SRC  = $(wildcard store/*.c engine/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c)) $(BUILD)/fuzz/targets.o
-FUZZ_TARGETS = record
+BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench-%,$(wildcard bench/*.c))
+FUZZ_TARGETS = record definition
 
 STATIC = $(BUILD)/librattan.a
 SHARED = $(BUILD)/librattan.so.$(VERSION)
+# Tests, benchmarks and fuzzers reach internals: they link this archive of
+# the plain objects. librattan.a holds one object whose internal (hidden)
+# symbols are made local, so a host linking it statically sees rattan_*
+# names only.
+INTERNAL = $(BUILD)/librattan-internal.a
 
-.PHONY: all test check-layers format format-check install check-install \
+.PHONY: all test bench check-layers format format-check install check-install \
         fuzz deps clean
 
 all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan
@@ -54,9 +60,15 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(STATIC): $(LIB_OBJ)
+$(INTERNAL): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	$(LD) -r -o $(BUILD)/rattan.o $^
+	objcopy --localize-hidden $(BUILD)/rattan.o
+	ar rcs $@ $(BUILD)/rattan.o
 
 $(SHARED): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,librattan.so.$(MAJOR) -Wl,--no-undefined $(SAN) -o $@ $^ $(LIBS)
@@ -68,8 +80,8 @@ $(BUILD)/librattan.so: $(SHARED)
 $(BUILD)/rattan: $(CLI_OBJ) $(STATIC)
 	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
 
-$(BUILD)/run-tests: $(TEST_OBJ) $(STATIC)
-	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(STATIC) $(LIBS)
+$(BUILD)/run-tests: $(TEST_OBJ) $(INTERNAL)
+	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(INTERNAL) $(LIBS)
 
 # Each test gets a fresh store under TMPDIR; the runner's last line is
 # "N passed, N failed". T=name runs the tests whose names contain it.
@@ -77,12 +89,20 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/run-tests
 	$(BUILD)/run-tests $(T)
 
+$(BUILD)/bench-%: $(BUILD)/bench/%.o $(BUILD)/tests/shapes.o $(INTERNAL)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# Benchmarks (never part of make test): each prints its table.
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
 # Layers point down: cli -> api -> engine -> store. LMDB is store's alone;
 # msgpack and CBOR belong to store/ and api/.
 check-layers:
 	@bad=0; \
-	f=$$(grep -lE '^\s*#\s*include\s*[<"]lmdb\.h' $$(git ls-files '*.c' '*.h' | grep -v '^store/')); \
-	[ -z "$$f" ] || { echo "lmdb.h outside store/: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*[<"]lmdb\.h' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|bench)/')); \
+	[ -z "$$f" ] || { echo "lmdb.h outside store/ (and bench/, whose baselines are raw LMDB): $$f"; bad=1; }; \
 	f=$$(grep -lE '^\s*#\s*include\s*[<"](msgpack|cbor)(\.h|/)' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|api)/')); \
 	[ -z "$$f" ] || { echo "msgpack/cbor headers outside store/ and api/: $$f"; bad=1; }; \
 	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(engine|api|cli)/' store/*.[ch]); \
@@ -128,7 +148,8 @@ fuzz: deps
 	@for t in $(FUZZ_TARGETS); do \
 	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/fuzz_$$t fuzz/fuzz_$$t.c fuzz/targets.c $(LIB_SRC) $(LIBS) || exit 1; \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
-	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=64 -timeout=10 \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  $(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -timeout=10 \
 	    $(FUZZ_BUILD)/corpus-$$t fuzz/corpus/$$t || exit 1; \
 	done
 
@@ -138,4 +159,4 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(BUILD)/bench/*.d)

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "engine/defparse.h"
 #include "store/store.h"
 
 int fuzz_record(const uint8_t *data, size_t size) {
@@ -17,5 +20,39 @@ int fuzz_record(const uint8_t *data, size_t size) {
   if (b.len != b2.len || memcmp(b.data, b2.data, b.len)) abort();
   buf_free(&b);
   buf_free(&b2);
+  return 0;
+}
+
+/* Small limits keep each run fast; the parser's limits are tested
+ * elsewhere. */
+int fuzz_definition(const uint8_t *data, size_t size) {
+  def_options o = {.max_nodes = 2000, .max_bytes = 1 << 20};
+  st_def d, again;
+  diag dg = {0};
+  int rc = def_compile((const char *)data, size, &o, &d, &dg, NULL);
+  diag_free(&dg);
+  if (rc) return 0;
+  json_t *j = def_to_json(&d);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (text) {
+    diag dg2 = {0};
+    if (def_compile(text, strlen(text), NULL, &again, &dg2, NULL)) abort();
+    if (again.n_nodes != d.n_nodes || again.n_flows != d.n_flows ||
+        again.n_vars != d.n_vars || again.n_pipes != d.n_pipes)
+      abort();
+    for (uint32_t i = 0; i < d.n_nodes; i++)
+      if (again.nodes[i].converge != d.nodes[i].converge) abort();
+    st_def_free(&again);
+    diag_free(&dg2);
+    rt_free(text);
+  }
+  buf b = {0};
+  if (st_def_encode(&d, &b) == 0) {
+    if (st_def_decode(b.data, b.len, &again, NULL)) abort();
+    st_def_free(&again);
+  }
+  buf_free(&b);
+  st_def_free(&d);
   return 0;
 }

@@ -13,4 +13,9 @@
  * decode again to the same bytes. */
 int fuzz_record(const uint8_t *data, size_t size);
 
+/* A pipeline definition (any of the accepted JSON forms): compile; a
+ * definition that compiles must give the same graph when its bamboo form
+ * is compiled again, and survive encoding and decoding. */
+int fuzz_definition(const uint8_t *data, size_t size);
+
 #endif

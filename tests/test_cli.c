@@ -16,8 +16,8 @@ static int run(const char *args, char *out, size_t cap) {
   ASSERT(slash);
   *slash = '\0';
   char cmd[3 * PATH_MAX];
-  snprintf(cmd, sizeof cmd, "RATTAN_DB='%s/db' '%s/rattan' %s 2>&1",
-           test_dir(), self, args);
+  snprintf(cmd, sizeof cmd, "RATTAN_DB='%s/db' '%s/rattan' %s 2>&1", test_dir(),
+           self, args);
   FILE *p = popen(cmd, "r");
   ASSERT(p);
   size_t len = fread(out, 1, cap - 1, p);

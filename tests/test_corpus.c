@@ -29,3 +29,7 @@ static int replay(const char *dir, int (*target)(const uint8_t *, size_t)) {
 void test_corpus_record(void) {
   ASSERT(replay("fuzz/corpus/record", fuzz_record) > 0);
 }
+
+void test_corpus_definition(void) {
+  ASSERT(replay("fuzz/corpus/definition", fuzz_definition) > 0);
+}

@@ -4,8 +4,10 @@
 
 #include "engine/defparse.h"
 #include "fixture.h"
+#include "shapes.h"
 
-/* ---- Helpers ---------------------------------------------------------------- */
+/* ---- Helpers ----------------------------------------------------------------
+ */
 
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -25,9 +27,9 @@ static char *slurp(const char *path, size_t *len) {
  * the shapes in bamboo's own validator tests: flows f0, f1, ... */
 static json_t *mk_tree(const char *const *nodes, int nn,
                        const char *const *edges, int ne) {
-  json_t *t = json_pack("{s:s,s:{},s:{},s:{},s:{s:{},s:[]}}", "id", "p",
-                        "activities", "gateways", "flows", "data", "inputs",
-                        "outputs");
+  json_t *t =
+      json_pack("{s:s,s:{},s:{},s:{},s:{s:{},s:[]}}", "id", "p", "activities",
+                "gateways", "flows", "data", "inputs", "outputs");
   for (int k = 0; k < nn; k++) {
     char id[128], type[64];
     ASSERT(sscanf(nodes[k], "%127[^:]:%63s", id, type) == 2);
@@ -40,24 +42,23 @@ static json_t *mk_tree(const char *const *nodes, int nn,
       if (!strcmp(dst, id)) json_array_append_new(in, json_string(fid));
     }
     int multi = strstr(type, "Gateway") && strcmp(type, "ConvergeGateway");
-    json_t *outv = multi ? json_incref(out)
-                         : json_string(json_array_size(out) == 1
-                                           ? json_string_value(
-                                                 json_array_get(out, 0))
-                                           : "");
+    json_t *outv =
+        multi ? json_incref(out)
+              : json_string(json_array_size(out) == 1
+                                ? json_string_value(json_array_get(out, 0))
+                                : "");
     if (!multi && json_array_size(out) > 1) {
       json_decref(outv);
       outv = json_incref(out);
     }
-    json_t *n = json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", id, "type", type,
-                          "name", "", "incoming",
-                          strcmp(type, "EmptyStartEvent") ? json_incref(in)
-                                                          : json_string(""),
-                          "outgoing", outv);
+    json_t *n = json_pack(
+        "{s:s,s:s,s:s,s:o,s:o}", "id", id, "type", type, "name", "", "incoming",
+        strcmp(type, "EmptyStartEvent") ? json_incref(in) : json_string(""),
+        "outgoing", outv);
     if (!strcmp(type, "ServiceActivity")) {
       json_t *extra = json_pack("{s:{s:s,s:{}},s:b,s:b,s:b}", "component",
-                                "code", "noop", "inputs", "error_ignorable",
-                                0, "skippable", 1, "retryable", 1);
+                                "code", "noop", "inputs", "error_ignorable", 0,
+                                "skippable", 1, "retryable", 1);
       json_object_update(n, extra);
       json_decref(extra);
     }
@@ -67,8 +68,8 @@ static json_t *mk_tree(const char *const *nodes, int nn,
       json_object_set_new(t, "end_event", n);
     else
       json_object_set_new(
-          json_object_get(t, strstr(type, "Gateway") ? "gateways"
-                                                     : "activities"),
+          json_object_get(t,
+                          strstr(type, "Gateway") ? "gateways" : "activities"),
           id, n);
     json_decref(in);
     json_decref(out);
@@ -78,8 +79,8 @@ static json_t *mk_tree(const char *const *nodes, int nn,
     sscanf(edges[f], "%127[^>]>%127s", src, dst);
     snprintf(fid, sizeof fid, "f%d", f);
     json_object_set_new(json_object_get(t, "flows"), fid,
-                        json_pack("{s:s,s:s,s:s,s:b}", "id", fid, "source",
-                                  src, "target", dst, "is_default", 0));
+                        json_pack("{s:s,s:s,s:s,s:b}", "id", fid, "source", src,
+                                  "target", dst, "is_default", 0));
   }
   return t;
 }
@@ -174,7 +175,8 @@ static json_t *minimal_tree(void) {
   return t;
 }
 
-/* ---- Basics ------------------------------------------------------------------ */
+/* ---- Basics
+ * ------------------------------------------------------------------ */
 
 void test_defs_minimal(void) {
   result r = compile_opts(minimal, NULL);
@@ -212,7 +214,8 @@ void test_defs_rules_json(void) {
   } cases[] = {
       {"activities/a/outgoing", "\"f9\"",
        "activities.a.outgoing: flow \"f9\" does not exist"},
-      {"flows/f2/target", "\"zz\"", "flows.f2.target: node \"zz\" does not exist"},
+      {"flows/f2/target", "\"zz\"",
+       "flows.f2.target: node \"zz\" does not exist"},
       {"start_event", NULL, "start_event: missing"},
       {"end_event/type", "\"ServiceActivity\"",
        "end_event.type: \"ServiceActivity\" is not allowed here"},
@@ -258,126 +261,114 @@ void test_defs_rules_json(void) {
 }
 
 #define N(a) (int)(sizeof(a) / sizeof((a)[0]))
-#define SHAPE(nodes, edges) mk_tree(nodes, N(nodes), edges, N(edges))
+
+/* Compiles a shape: with problem NULL it must compile and the result is
+ * returned (the caller frees it); otherwise it must fail with problem. */
+static result shape(const char *const *nodes, int nn, const char *const *edges,
+                    int ne, const char *problem) {
+  json_t *t = mk_tree(nodes, nn, edges, ne);
+  result r = compile_json(t);
+  json_decref(t);
+  if (problem)
+    assert_problem(&r, problem);
+  else
+    assert_ok(&r);
+  return r;
+}
+
+#define SHAPE(nodes, edges, problem) \
+  shape(nodes, N(nodes), edges, N(edges), problem)
+
+/* SHAPE for a verdict only. */
+#define REFUSED(nodes, edges, problem)        \
+  do {                                        \
+    result r_ = SHAPE(nodes, edges, problem); \
+    result_free(&r_);                         \
+  } while (0)
 
 void test_defs_rules_connections(void) {
   /* Start straight to end: a start event may not lead to an end event. */
   const char *n1[] = {"s:EmptyStartEvent", "e:EmptyEndEvent"};
   const char *e1[] = {"s>e"};
-  json_t *t = SHAPE(n1, e1);
-  result r = compile_json(t);
-  assert_problem(&r,
-                 "start_event: a EmptyStartEvent cannot lead to a "
-                 "EmptyEndEvent (flow \"f0\")");
-  result_free(&r);
-  json_decref(t);
+  REFUSED(n1, e1,
+          "start_event: a EmptyStartEvent cannot lead to a EmptyEndEvent "
+          "(flow \"f0\")");
   /* An activity with two outgoing flows. */
-  const char *n2[] = {"s:EmptyStartEvent", "a:ServiceActivity", "b:ServiceActivity",
-                      "e:EmptyEndEvent"};
+  const char *n2[] = {"s:EmptyStartEvent", "a:ServiceActivity",
+                      "b:ServiceActivity", "e:EmptyEndEvent"};
   const char *e2[] = {"s>a", "a>e", "a>b", "b>e"};
-  t = SHAPE(n2, e2);
-  r = compile_json(t);
-  assert_problem(&r,
-                 "activities.a: a ServiceActivity must have 1 outgoing flow, "
-                 "it has 2");
-  result_free(&r);
-  json_decref(t);
+  REFUSED(n2, e2,
+          "activities.a: a ServiceActivity must have 1 outgoing flow, it has "
+          "2");
   /* A node nothing leads to. */
-  const char *n3[] = {"s:EmptyStartEvent", "a:ServiceActivity", "b:ServiceActivity",
-                      "e:EmptyEndEvent"};
   const char *e3[] = {"s>a", "a>e", "b>e"};
-  t = SHAPE(n3, e3);
-  r = compile_json(t);
-  assert_problem(&r,
-                 "activities.b: a ServiceActivity must have 1 to 1000 "
-                 "incoming flows, it has 0");
-  result_free(&r);
-  json_decref(t);
+  REFUSED(n2, e3,
+          "activities.b: a ServiceActivity must have 1 to 1000 incoming "
+          "flows, it has 0");
 }
 
 void test_defs_rules_gateways(void) {
-  /* A parallel gateway converging both branches: valid, and its converge
-   * gateway is found. */
-  const char *ok_n[] = {"s:EmptyStartEvent", "pg:ParallelGateway", "a1:ServiceActivity",
-                        "a2:ServiceActivity", "cg:ConvergeGateway", "e:EmptyEndEvent"};
-  const char *ok_e[] = {"s>pg", "pg>a1", "pg>a2", "a1>cg", "a2>cg", "cg>e"};
-  json_t *t = SHAPE(ok_n, ok_e);
-  result r = compile_json(t);
-  assert_ok(&r);
+  const char *n1[] = {"s:EmptyStartEvent",  "pg:ParallelGateway",
+                      "a1:ServiceActivity", "a2:ServiceActivity",
+                      "cg:ConvergeGateway", "e:EmptyEndEvent"};
+  /* Both branches converge: valid, and the converge gateway is found. */
+  const char *ok[] = {"s>pg", "pg>a1", "pg>a2", "a1>cg", "a2>cg", "cg>e"};
+  result r = SHAPE(n1, ok, NULL);
   ASSERT_STR(converge_of(&r.def, "pg"), "cg");
   result_free(&r);
-  json_decref(t);
   /* One branch straight to the end. */
-  const char *n1[] = {"s:EmptyStartEvent", "pg:ParallelGateway", "a1:ServiceActivity",
-                      "a2:ServiceActivity", "cg:ConvergeGateway", "e:EmptyEndEvent"};
   const char *e1[] = {"s>pg", "pg>a1", "pg>a2", "a1>cg", "a2>e", "cg>e"};
-  t = SHAPE(n1, e1);
-  r = compile_json(t);
-  assert_problem(&r,
-                 "gateways.pg: every branch of a parallel gateway must reach "
-                 "its converge gateway");
-  result_free(&r);
-  json_decref(t);
+  REFUSED(n1, e1,
+          "gateways.pg: every branch of a parallel gateway must reach its "
+          "converge gateway");
   /* A converge gateway that misses a branch of its parallel gateway. */
-  const char *n2[] = {"s:EmptyStartEvent", "pg:ParallelGateway", "a1:ServiceActivity",
-                      "a2:ServiceActivity", "a3:ServiceActivity", "cg:ConvergeGateway",
+  const char *n2[] = {"s:EmptyStartEvent",   "pg:ParallelGateway",
+                      "a1:ServiceActivity",  "a2:ServiceActivity",
+                      "a3:ServiceActivity",  "cg:ConvergeGateway",
                       "cg2:ConvergeGateway", "e:EmptyEndEvent"};
-  const char *e2[] = {"s>pg", "pg>a1", "pg>a2", "pg>a3", "a1>cg", "a2>cg",
-                      "a3>cg2", "cg>cg2", "cg2>e"};
-  t = SHAPE(n2, e2);
-  r = compile_json(t);
-  ASSERT_ERR(r.rc, RATTAN_EDEF);
-  result_free(&r);
-  json_decref(t);
+  const char *e2[] = {"s>pg",  "pg>a1",  "pg>a2",  "pg>a3", "a1>cg",
+                      "a2>cg", "a3>cg2", "cg>cg2", "cg2>e"};
+  REFUSED(n2, e2, "gateways.pg: every branch of a parallel gateway");
   /* An exclusive gateway inside a parallel branch that goes to the end. */
-  const char *n3[] = {"s:EmptyStartEvent", "pg:ParallelGateway", "a1:ServiceActivity",
-                      "eg:ExclusiveGateway", "a2:ServiceActivity", "cg:ConvergeGateway",
+  const char *n3[] = {"s:EmptyStartEvent",  "pg:ParallelGateway",
+                      "a1:ServiceActivity", "eg:ExclusiveGateway",
+                      "a2:ServiceActivity", "cg:ConvergeGateway",
                       "e:EmptyEndEvent"};
-  const char *e3[] = {"s>pg", "pg>a1", "pg>eg", "eg>a2", "eg>e",
-                      "a1>cg", "a2>cg", "cg>e"};
-  t = SHAPE(n3, e3);
-  r = compile_json(t);
-  assert_problem(&r,
-                 "gateways.eg: an exclusive gateway inside a parallel branch "
-                 "must converge all its branches at one converge gateway");
-  result_free(&r);
-  json_decref(t);
+  const char *e3[] = {"s>pg", "pg>a1", "pg>eg", "eg>a2",
+                      "eg>e", "a1>cg", "a2>cg", "cg>e"};
+  REFUSED(n3, e3,
+          "gateways.eg: an exclusive gateway inside a parallel branch must "
+          "converge all its branches at one converge gateway");
   /* Nested parallel gateways, each with its own converge gateway. */
-  const char *n4[] = {"s:EmptyStartEvent", "pg1:ParallelGateway", "pg2:ParallelGateway",
-                      "a:ServiceActivity", "b:ServiceActivity", "c:ServiceActivity",
-                      "cg1:ConvergeGateway", "cg2:ConvergeGateway", "e:EmptyEndEvent"};
-  const char *e4[] = {"s>pg1", "pg1>pg2", "pg1>a", "pg2>b", "pg2>c",
-                      "b>cg2", "c>cg2", "cg2>cg1", "a>cg1", "cg1>e"};
-  t = SHAPE(n4, e4);
-  r = compile_json(t);
-  assert_ok(&r);
+  const char *n4[] = {
+      "s:EmptyStartEvent",   "pg1:ParallelGateway", "pg2:ParallelGateway",
+      "a:ServiceActivity",   "b:ServiceActivity",   "c:ServiceActivity",
+      "cg1:ConvergeGateway", "cg2:ConvergeGateway", "e:EmptyEndEvent"};
+  const char *e4[] = {"s>pg1", "pg1>pg2", "pg1>a",   "pg2>b", "pg2>c",
+                      "b>cg2", "c>cg2",   "cg2>cg1", "a>cg1", "cg1>e"};
+  r = SHAPE(n4, e4, NULL);
   ASSERT_STR(converge_of(&r.def, "pg1"), "cg1");
   ASSERT_STR(converge_of(&r.def, "pg2"), "cg2");
   result_free(&r);
-  json_decref(t);
 }
 
 /* Cycles are allowed through a gateway; one with no way out is refused. */
 void test_defs_rules_cycles(void) {
-  const char *ok_n[] = {"s:EmptyStartEvent", "a1:ServiceActivity", "eg:ExclusiveGateway",
-                        "a2:ServiceActivity", "e:EmptyEndEvent"};
-  const char *ok_e[] = {"s>a1", "a1>eg", "eg>a1", "eg>a2", "a2>e"};
-  json_t *t = SHAPE(ok_n, ok_e);
-  result r = compile_json(t);
-  assert_ok(&r);
+  const char *n1[] = {"s:EmptyStartEvent", "a1:ServiceActivity",
+                      "eg:ExclusiveGateway", "a2:ServiceActivity",
+                      "e:EmptyEndEvent"};
+  const char *ok[] = {"s>a1", "a1>eg", "eg>a1", "eg>a2", "a2>e"};
+  result r = SHAPE(n1, ok, NULL);
   result_free(&r);
-  json_decref(t);
-  const char *n1[] = {"s:EmptyStartEvent", "a0:ServiceActivity", "eg:ExclusiveGateway",
-                      "a1:ServiceActivity", "a2:ServiceActivity", "e:EmptyEndEvent"};
-  const char *e1[] = {"s>a0", "a0>eg", "eg>a1", "eg>e", "a1>a2", "a2>a1"};
-  t = SHAPE(n1, e1);
-  r = compile_json(t);
-  assert_problem(&r,
-                 "activities.a1: cannot reach the end event: it is on a "
-                 "cycle with no gateway exit");
+  const char *n2[] = {"s:EmptyStartEvent",   "a0:ServiceActivity",
+                      "eg:ExclusiveGateway", "a1:ServiceActivity",
+                      "a2:ServiceActivity",  "e:EmptyEndEvent"};
+  const char *e2[] = {"s>a0", "a0>eg", "eg>a1", "eg>e", "a1>a2", "a2>a1"};
+  r = SHAPE(n2, e2,
+            "activities.a1: cannot reach the end event: it is on a cycle "
+            "with no gateway exit");
   assert_problem(&r, "activities.a2: cannot reach the end event");
   result_free(&r);
-  json_decref(t);
 }
 
 /* Every problem is reported, not only the first. */
@@ -396,7 +387,8 @@ void test_defs_all_problems(void) {
   json_decref(t);
 }
 
-/* ---- Subprocesses and limits ----------------------------------------------- */
+/* ---- Subprocesses and limits -----------------------------------------------
+ */
 
 /* Pipeline `pid` at level k: start s<k>, end e<k>, flows f<k>a, f<k>b
  * and one node between: activity a<k> at the bottom (k == depth), else
@@ -405,7 +397,8 @@ static json_t *nested_level(const char *pid, int k, int depth) {
   char sid[16], eid[16], nid[16], fa[16], fb[16];
   snprintf(sid, sizeof sid, "s%d", k);
   snprintf(eid, sizeof eid, "e%d", k);
-  snprintf(nid, sizeof nid, k == depth ? "a%d" : "sp%d", k == depth ? k : k + 1);
+  snprintf(nid, sizeof nid, k == depth ? "a%d" : "sp%d",
+           k == depth ? k : k + 1);
   snprintf(fa, sizeof fa, "f%da", k);
   snprintf(fb, sizeof fb, "f%db", k);
   json_t *node;
@@ -415,11 +408,10 @@ static json_t *nested_level(const char *pid, int k, int depth) {
                      "noop", "inputs", "error_ignorable", 0, "skippable", 1,
                      "retryable", 1);
   else
-    node = json_pack("{s:s,s:s,s:{},s:o}", "type", "SubProcess", "name",
-                     "sub", "params", "pipeline",
-                     nested_level(nid, k + 1, depth));
-  json_t *ends = json_pack("{s:s,s:[s],s:s}", "id", nid, "incoming", fa,
-                           "outgoing", fb);
+    node = json_pack("{s:s,s:s,s:{},s:o}", "type", "SubProcess", "name", "sub",
+                     "params", "pipeline", nested_level(nid, k + 1, depth));
+  json_t *ends =
+      json_pack("{s:s,s:[s],s:s}", "id", nid, "incoming", fa, "outgoing", fb);
   json_object_update(node, ends);
   json_decref(ends);
   return json_pack(
@@ -427,13 +419,14 @@ static json_t *nested_level(const char *pid, int k, int depth) {
       "s:{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}},s:{s:{},s:[]}}",
       "id", pid, "start_event", "id", sid, "type", "EmptyStartEvent",
       "incoming", "", "outgoing", fa, "end_event", "id", eid, "type",
-      "EmptyEndEvent", "incoming", fb, "outgoing", "", "activities", nid,
-      node, "gateways", "flows", fa, "id", fa, "source", sid, "target", nid,
-      fb, "id", fb, "source", nid, "target", eid, "data", "inputs",
-      "outputs");
+      "EmptyEndEvent", "incoming", fb, "outgoing", "", "activities", nid, node,
+      "gateways", "flows", fa, "id", fa, "source", sid, "target", nid, fb, "id",
+      fb, "source", nid, "target", eid, "data", "inputs", "outputs");
 }
 
-static json_t *nested(int depth) { return nested_level("p", 0, depth); }
+static json_t *nested(int depth) {
+  return nested_level("p", 0, depth);
+}
 
 void test_defs_subprocesses(void) {
   json_t *t = nested(2);
@@ -448,9 +441,8 @@ void test_defs_subprocesses(void) {
   ASSERT_EQ(r.def.nodes[child->start].pipe, r.def.nodes[sp].child);
   result_free(&r);
   /* The embedded pipeline's id must be the SubProcess id. */
-  json_t *inner =
-      json_object_get(json_object_get(json_object_get(t, "activities"), "sp1"),
-                      "pipeline");
+  json_t *inner = json_object_get(
+      json_object_get(json_object_get(t, "activities"), "sp1"), "pipeline");
   json_object_set_new(inner, "id", json_string("other"));
   r = compile_json(t);
   assert_problem(&r,
@@ -514,7 +506,8 @@ void test_defs_limits(void) {
   result_free(&r);
 }
 
-/* ---- Malformed JSON ---------------------------------------------------------- */
+/* ---- Malformed JSON
+ * ---------------------------------------------------------- */
 
 void test_defs_malformed_json(void) {
   /* Every truncation of a valid tree is an error, never a crash. */
@@ -556,7 +549,8 @@ void test_defs_malformed_json(void) {
   free(text);
 }
 
-/* ---- Bamboo's own validator as the oracle ------------------------------------ */
+/* ---- Bamboo's own validator as the oracle
+ * ------------------------------------ */
 
 /* tests/data/gateway-oracle.json: generated shapes (nested parallel,
  * conditional parallel and exclusive gateways, loops, random rewiring)
@@ -568,10 +562,12 @@ void test_defs_gateway_oracle(void) {
   size_t i;
   json_t *c;
   json_array_foreach(cases, i, c) {
-    json_t *nodes = json_object_get(c, "nodes"), *edges = json_object_get(c, "edges");
+    json_t *nodes = json_object_get(c, "nodes"),
+           *edges = json_object_get(c, "edges");
     size_t nn = json_array_size(nodes), ne = json_array_size(edges);
     const char **ns = malloc(nn * sizeof *ns), **es = malloc(ne * sizeof *es);
-    char (*nb)[160] = malloc(nn * sizeof *nb), (*eb)[160] = malloc(ne * sizeof *eb);
+    char(*nb)[160] = malloc(nn * sizeof *nb),
+    (*eb)[160] = malloc(ne * sizeof *eb);
     for (size_t k = 0; k < nn; k++) {
       json_t *x = json_array_get(nodes, k);
       snprintf(nb[k], 160, "%s:%s", json_string_value(json_array_get(x, 0)),
@@ -587,7 +583,8 @@ void test_defs_gateway_oracle(void) {
     json_t *t = mk_tree(ns, (int)nn, es, (int)ne);
     result r = compile_json(t);
     int ok = json_is_true(json_object_get(c, "ok"));
-    if ((r.rc == 0) != ok) TEST_FAIL_("case %zu: bamboo says %s", i, ok ? "valid" : "invalid");
+    if ((r.rc == 0) != ok)
+      TEST_FAIL_("case %zu: bamboo says %s", i, ok ? "valid" : "invalid");
     if (ok) {
       const char *g;
       json_t *want;
@@ -608,7 +605,8 @@ void test_defs_gateway_oracle(void) {
   json_decref(cases);
 }
 
-/* ---- SOPS exports ---------------------------------------------------------- */
+/* ---- SOPS exports ----------------------------------------------------------
+ */
 
 static const st_def_var *var_named(const st_def *d, uint32_t first, uint32_t n,
                                    const char *key) {
@@ -627,26 +625,33 @@ void test_defs_sops_loop_sample(void) {
   ASSERT_STR(name, "循环样例");
   ASSERT_STR(st_str(&d, d.pipes[0].id), "n2125aebb4c8334f8ba4d575315a8d94");
   /* Constants as bk-sops converts them. */
-  const st_def_var *loop = var_named(&d, d.pipes[0].vars, d.pipes[0].n_vars, "${_loop}");
+  const st_def_var *loop =
+      var_named(&d, d.pipes[0].vars, d.pipes[0].n_vars, "${_loop}");
   ASSERT_EQ(loop->kind, ST_VAR_SPLICE);
   ASSERT_EQ(loop->n_srcs, 1);
-  ASSERT_STR(st_str(&d, d.refs[loop->srcs]), "node413dba1a74e3045da403e3be9cd5");
+  ASSERT_STR(st_str(&d, d.refs[loop->srcs]),
+             "node413dba1a74e3045da403e3be9cd5");
   ASSERT_STR(st_str(&d, d.refs[loop->srcs + 1]), "_loop");
-  const st_def_var *list = var_named(&d, d.pipes[0].vars, d.pipes[0].n_vars, "${time_list}");
+  const st_def_var *list =
+      var_named(&d, d.pipes[0].vars, d.pipes[0].n_vars, "${time_list}");
   ASSERT_EQ(list->kind, ST_VAR_PLAIN);
   ASSERT_STR(st_str(&d, list->value), "\"1,2,3,4\"");
-  const st_def_node *first = &d.nodes[node_index(&d, "node413dba1a74e3045da403e3be9cd5")];
+  const st_def_node *first =
+      &d.nodes[node_index(&d, "node413dba1a74e3045da403e3be9cd5")];
   ASSERT_EQ(first->n_in, 2); /* from the start and back from the gateway */
   const st_def_var *t1 = var_named(&d, first->vars, first->n_vars, "bk_timing");
   ASSERT_EQ(t1->kind, ST_VAR_PLAIN);
   ASSERT_STR(st_str(&d, t1->value), "\"1\"");
-  const st_def_var *fc = var_named(&d, first->vars, first->n_vars, "force_check");
+  const st_def_var *fc =
+      var_named(&d, first->vars, first->n_vars, "force_check");
   ASSERT_STR(st_str(&d, fc->value), "true");
-  const st_def_node *second = &d.nodes[node_index(&d, "nodeb268d09815476dd8a37d373b89ff")];
+  const st_def_node *second =
+      &d.nodes[node_index(&d, "nodeb268d09815476dd8a37d373b89ff")];
   ASSERT_EQ(var_named(&d, second->vars, second->n_vars, "bk_timing")->kind,
             ST_VAR_SPLICE);
   /* The exclusive gateway's conditions, on its flows. */
-  const st_def_node *gw = &d.nodes[node_index(&d, "node6a7188644302395222cd8b94b701")];
+  const st_def_node *gw =
+      &d.nodes[node_index(&d, "node6a7188644302395222cd8b94b701")];
   ASSERT_EQ(gw->n_out, 2);
   int conds = 0;
   for (uint32_t f = gw->out; f < gw->out + gw->n_out; f++)
@@ -665,10 +670,11 @@ void test_defs_sops_subprocess_export(void) {
   diag dg = {0};
   /* Two templates are not anyone's subprocess: the choice is refused... */
   ASSERT_ERR(def_compile(text, len, NULL, &d, &dg, NULL), RATTAN_EDEF);
-  find f = {"pipeline_template_data.template: 2 templates are not "
-            "subprocesses of another (5ad26a77856c360585209702f5d3e614, "
-            "5d3262b73df63f84b595b4ab90ab9c6e): choose one",
-            0, ""};
+  find f = {
+      "pipeline_template_data.template: 2 templates are not "
+      "subprocesses of another (5ad26a77856c360585209702f5d3e614, "
+      "5d3262b73df63f84b595b4ab90ab9c6e): choose one",
+      0, ""};
   diag_each(&dg, find_line, &f);
   ASSERT(f.found);
   diag_free(&dg);
@@ -692,10 +698,12 @@ void test_defs_sops_subprocess_export(void) {
   const st_def_var *test = var_named(&d, spn->vars, spn->n_vars, "${test}");
   ASSERT_EQ(test->kind, ST_VAR_SPLICE);
   ASSERT_STR(st_str(&d, test->value), "\"${test}\"");
-  const st_def_var *desc = var_named(&d, spn->vars, spn->n_vars, "${description}");
+  const st_def_var *desc =
+      var_named(&d, spn->vars, spn->n_vars, "${description}");
   ASSERT_EQ(desc->kind, ST_VAR_SPLICE);
   /* The child's inputs come from the merged constants. */
-  const st_def_var *ctest = var_named(&d, child->vars, child->n_vars, "${test}");
+  const st_def_var *ctest =
+      var_named(&d, child->vars, child->n_vars, "${test}");
   ASSERT_EQ(ctest->kind, ST_VAR_SPLICE);
   ASSERT(ctest->flags & ST_VF_IS_PARAM);
   ASSERT_EQ(child->n_outputs, 2);
@@ -725,17 +733,20 @@ void test_defs_sops_template_reused(void) {
   json_t *doc = json_loads(text, 0, NULL);
   free(text);
   json_t *tree = json_object_get(
-      json_object_get(json_object_get(json_object_get(doc, "pipeline_template_data"),
-                                      "template"),
-                      "5ad26a77856c360585209702f5d3e614"),
+      json_object_get(
+          json_object_get(json_object_get(doc, "pipeline_template_data"),
+                          "template"),
+          "5ad26a77856c360585209702f5d3e614"),
       "tree");
   /* Put a second SubProcess of the same child after the first. */
   json_t *acts = json_object_get(tree, "activities");
-  json_t *sp = json_deep_copy(json_object_get(acts, "n6c29ee96a093233a4052259eae107f5"));
+  json_t *sp =
+      json_deep_copy(json_object_get(acts, "n6c29ee96a093233a4052259eae107f5"));
   json_object_set_new(sp, "id", json_string("second"));
   json_object_set_new(sp, "incoming", json_pack("[s]", "lnew"));
   json_t *end = json_object_get(tree, "end_event");
-  const char *last = json_string_value(json_array_get(json_object_get(end, "incoming"), 0));
+  const char *last =
+      json_string_value(json_array_get(json_object_get(end, "incoming"), 0));
   json_t *lastflow = json_object_get(json_object_get(tree, "flows"), last);
   json_object_set_new(lastflow, "target", json_string("second"));
   json_object_set_new(json_object_get(acts, "n6c29ee96a093233a4052259eae107f5"),
@@ -743,11 +754,11 @@ void test_defs_sops_template_reused(void) {
   json_object_set_new(sp, "incoming", json_pack("[s]", last));
   json_object_set_new(sp, "outgoing", json_string("lnew"));
   json_object_set_new(acts, "second", sp);
-  json_object_set_new(json_object_get(tree, "flows"), "lnew",
-                      json_pack("{s:s,s:s,s:s,s:b}", "id", "lnew", "source",
-                                "second", "target",
-                                json_string_value(json_object_get(end, "id")),
-                                "is_default", 0));
+  json_object_set_new(
+      json_object_get(tree, "flows"), "lnew",
+      json_pack("{s:s,s:s,s:s,s:b}", "id", "lnew", "source", "second", "target",
+                json_string_value(json_object_get(end, "id")), "is_default",
+                0));
   json_object_set_new(end, "incoming", json_pack("[s]", "lnew"));
   def_options o = {.template_id = "5ad26a77856c360585209702f5d3e614"};
   char *out = json_dumps(doc, JSON_COMPACT);
@@ -773,60 +784,12 @@ void test_defs_sops_template_reused(void) {
   json_decref(doc);
 }
 
-/* ---- The compiled graph: large trees, round trips, storage ----------------- */
-
-/* A parallel gateway fanning out to `branches` branches of `len`
- * activities: bamboo's published large-pipeline shape. */
-static char *fan_out(int branches, int len) {
-  buf b = {0};
-  char line[256];
-#define OUT(...)                                          \
-  do {                                                    \
-    int n_ = snprintf(line, sizeof line, __VA_ARGS__);    \
-    ASSERT_OK(buf_append(&b, line, (size_t)n_), "append"); \
-  } while (0)
-  OUT("{\"id\":\"root\",\"start_event\":{\"id\":\"s\",\"type\":"
-      "\"EmptyStartEvent\",\"incoming\":\"\",\"outgoing\":\"fs\"},"
-      "\"end_event\":{\"id\":\"e\",\"type\":\"EmptyEndEvent\","
-      "\"incoming\":[\"fe\"],\"outgoing\":\"\"},\"activities\":{");
-  for (int i = 0; i < branches; i++)
-    for (int j = 0; j < len; j++)
-      OUT("%s\"a%d_%d\":{\"id\":\"a%d_%d\",\"type\":\"ServiceActivity\","
-          "\"incoming\":[\"f%d_%d\"],\"outgoing\":\"f%d_%d\",\"component\":"
-          "{\"code\":\"noop\",\"inputs\":{}},\"error_ignorable\":false,"
-          "\"skippable\":true,\"retryable\":true}",
-          i || j ? "," : "", i, j, i, j, i, j, i, j + 1);
-  OUT("},\"gateways\":{\"pg\":{\"id\":\"pg\",\"type\":\"ParallelGateway\","
-      "\"incoming\":[\"fs\"],\"outgoing\":[");
-  for (int i = 0; i < branches; i++) OUT("%s\"f%d_0\"", i ? "," : "", i);
-  OUT("]},\"cg\":{\"id\":\"cg\",\"type\":\"ConvergeGateway\",\"incoming\":[");
-  for (int i = 0; i < branches; i++) OUT("%s\"f%d_%d\"", i ? "," : "", i, len);
-  OUT("],\"outgoing\":\"fe\"}},\"flows\":{\"fs\":{\"id\":\"fs\",\"source\":"
-      "\"s\",\"target\":\"pg\"},\"fe\":{\"id\":\"fe\",\"source\":\"cg\","
-      "\"target\":\"e\"}");
-  for (int i = 0; i < branches; i++)
-    for (int j = 0; j <= len; j++) {
-      char src[32], dst[32];
-      if (j == 0)
-        snprintf(src, sizeof src, "pg");
-      else
-        snprintf(src, sizeof src, "a%d_%d", i, j - 1);
-      if (j == len)
-        snprintf(dst, sizeof dst, "cg");
-      else
-        snprintf(dst, sizeof dst, "a%d_%d", i, j);
-      OUT(",\"f%d_%d\":{\"id\":\"f%d_%d\",\"source\":\"%s\",\"target\":"
-          "\"%s\"}",
-          i, j, i, j, src, dst);
-    }
-  OUT("},\"data\":{\"inputs\":{},\"outputs\":[]}}");
-#undef OUT
-  ASSERT_OK(buf_append(&b, "", 1), "append");
-  return (char *)b.data;
-}
+/* ---- The compiled graph: large trees, round trips, storage -----------------
+ */
 
 void test_defs_large_tree(void) {
-  char *text = fan_out(1000, 10);
+  char *text = shape_fan_out(1000, 10);
+  ASSERT(text);
   result r = compile_opts(text, NULL);
   assert_ok(&r);
   ASSERT_EQ(r.def.n_nodes, 10004);
@@ -835,7 +798,7 @@ void test_defs_large_tree(void) {
   result_free(&r);
   rt_free(text);
   /* bamboo allows at most 1000 flows into or out of a node. */
-  text = fan_out(1001, 1);
+  text = shape_fan_out(1001, 1);
   r = compile_opts(text, NULL);
   assert_problem(&r,
                  "gateways.pg: a ParallelGateway must have 1 to 1000 "
@@ -874,8 +837,8 @@ void test_defs_roundtrip(void) {
   char *sub = slurp("tests/data/subprocess-gateways.json", &len);
   const char *texts[] = {minimal, loop, sub};
   for (int k = 0; k < 3; k++) {
-    def_options o = {.template_id = k == 2 ? "5ad26a77856c360585209702f5d3e614"
-                                           : NULL};
+    def_options o = {.template_id =
+                         k == 2 ? "5ad26a77856c360585209702f5d3e614" : NULL};
     result r = compile_opts(texts[k], &o);
     assert_ok(&r);
     json_t *j = def_to_json(&r.def);
@@ -920,7 +883,8 @@ void test_defs_codec_hostile(void) {
       ASSERT(rc == 0 || rc == RATTAN_ECORRUPT);
       if (rc == 0) {
         for (uint32_t k = 0; k < d.n_flows; k++)
-          ASSERT(d.flows[k].source < d.n_nodes && d.flows[k].target < d.n_nodes);
+          ASSERT(d.flows[k].source < d.n_nodes &&
+                 d.flows[k].target < d.n_nodes);
         for (uint32_t k = 0; k < d.n_nodes; k++)
           ASSERT(d.nodes[k].id == ST_NONE || d.nodes[k].id < d.pool_len);
       }
@@ -931,7 +895,8 @@ void test_defs_codec_hostile(void) {
   result_free(&r);
 }
 
-/* ---- Tasks ------------------------------------------------------------------ */
+/* ---- Tasks ------------------------------------------------------------------
+ */
 
 static void print_problem(void *ctx, const char *path, const char *reason) {
   (*(int *)ctx)++;
