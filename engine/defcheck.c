@@ -30,6 +30,12 @@
 #define MAX_NESTING 10000 /* gateway recursion, far beyond real trees */
 #define MAIN_STREAM 0
 
+/* A node's streams: at most two are kept, enough to see "more than one". */
+typedef struct streams {
+  uint8_t n;
+  uint64_t s[2];
+} streams;
+
 typedef struct check {
   st_def *d;
   const char *const *paths;
@@ -51,6 +57,8 @@ typedef struct check {
   uint32_t *conv_npar; /*   of which parallel ones */
   uint32_t *pos_in;    /* converges: incoming from nearer the start */
   uint32_t *stack;     /* match_converge's gateway stack */
+  streams *st;         /* per node: its streams */
+  uint32_t *pconv;     /* per node: the parallel gateway it converges */
   uint32_t depth;
   uint32_t call;
 } check;
@@ -406,12 +414,6 @@ static int check_gateways(check *c, const uint32_t *nodes, uint32_t n,
 /* ---- 4. Streams -----------------------------------------------------------
  */
 
-/* A node's streams: at most two are kept, enough to see "more than one". */
-typedef struct streams {
-  uint8_t n;
-  uint64_t s[2];
-} streams;
-
 static void add_stream(streams *t, uint64_t s) {
   for (int k = 0; k < t->n; k++)
     if (t->s[k] == s) return;
@@ -483,15 +485,12 @@ static int flowing(check *c, uint32_t where, streams *st,
 static int check_streams(check *c, const uint32_t *nodes, uint32_t n,
                          uint32_t *queue, uint8_t *seen) {
   const st_def_pipe *p = &c->d->pipes[c->pipe];
-  streams *st = rt_calloc(c->d->n_nodes, sizeof *st);
-  uint32_t *pconv = rt_malloc(c->d->n_nodes * sizeof *pconv);
-  int ok = 0;
-  if (!st || !pconv) {
-    c->diag->oom = 1;
-    goto out_free;
-  }
-  for (uint32_t k = 0; k < n; k++)
+  streams *st = c->st;
+  uint32_t *pconv = c->pconv;
+  for (uint32_t k = 0; k < n; k++) {
+    st[nodes[k]] = (streams){0};
     pconv[nodes[k]] = NONE;
+  }
   for (uint32_t k = 0; k < n; k++) {
     const st_def_node *g = &c->d->nodes[nodes[k]];
     if (is_parallel(g)) pconv[g->converge] = nodes[k];
@@ -499,8 +498,8 @@ static int check_streams(check *c, const uint32_t *nodes, uint32_t n,
   add_stream(&st[p->start], MAIN_STREAM);
   add_stream(&st[p->end], MAIN_STREAM);
   /* Breadth first from the start; a node met again flows again but does
-   * not queue its targets again. Each node is queued once per incoming
-   * flow, so the queue holds at most the flows plus one. */
+   * not queue its targets again. Each node queues its targets once, so the
+   * queue holds at most the flows plus one. */
   uint32_t head = 0, tail = 0;
   queue[tail++] = p->start;
   while (head < tail) {
@@ -511,18 +510,11 @@ static int check_streams(check *c, const uint32_t *nodes, uint32_t n,
         queue[tail++] = c->d->flows[w->out + i].target;
       seen[v] = 1;
     }
-    if (!flowing(c, v, st, pconv)) goto out_free;
+    if (!flowing(c, v, st, pconv)) return 0;
   }
   for (uint32_t k = 0; k < n; k++)
-    if (st[nodes[k]].n != 1) {
-      stream_problem(c, nodes[k], &st[nodes[k]]);
-      goto out_free;
-    }
-  ok = 1;
-out_free:
-  rt_free(st);
-  rt_free(pconv);
-  return ok;
+    if (st[nodes[k]].n != 1) return stream_problem(c, nodes[k], &st[nodes[k]]);
+  return 1;
 }
 
 /* ---- Driver ---------------------------------------------------------------
@@ -554,10 +546,12 @@ void def_check(st_def *d, const char *const *paths, const uint32_t *in_first,
   c.conv_npar = rt_calloc(nn + 1, sizeof *c.conv_npar);
   c.pos_in = rt_calloc(nn + 1, sizeof *c.pos_in);
   c.stack = rt_malloc((MAX_NESTING + 1) * sizeof *c.stack);
+  c.st = rt_malloc((nn + 1) * sizeof *c.st);
+  c.pconv = rt_malloc((nn + 1) * sizeof *c.pconv);
   if (!by_pipe || !pipe_first || !scratch || !seen || !fr || !c.tfirst ||
       !c.tn || !c.tgt || !c.dist || !c.stamp || !c.match || !c.shared ||
       !c.block || !c.multi || !c.conv_n || !c.conv_npar || !c.pos_in ||
-      !c.stack) {
+      !c.stack || !c.st || !c.pconv) {
     dg->oom = 1;
     goto out_free;
   }
@@ -610,4 +604,6 @@ out_free:
   rt_free(c.conv_npar);
   rt_free(c.pos_in);
   rt_free(c.stack);
+  rt_free(c.st);
+  rt_free(c.pconv);
 }

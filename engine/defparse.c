@@ -729,6 +729,8 @@ int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
   json_error_t jerr;
   json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (!doc) {
+    if (json_error_code(&jerr) == json_error_out_of_memory)
+      return RATTAN_ENOMEM;
     diag_add(d, "document", "byte %d (line %d, column %d): %s", jerr.position,
              jerr.line, jerr.column, jerr.text);
     return d->oom ? RATTAN_ENOMEM : RATTAN_EDEF;

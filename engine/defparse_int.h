@@ -72,8 +72,7 @@ const char *dp_str(parser *p, path *pt, json_t *obj, const char *key,
 const char *dp_id(parser *p, path *pt, json_t *obj, const char *key);
 int dp_bool(parser *p, path *pt, json_t *obj, const char *key, int required,
             int def);
-json_t *dp_obj(parser *p, path *pt, json_t *obj, const char *key,
-               int required);
+json_t *dp_obj(parser *p, path *pt, json_t *obj, const char *key, int required);
 /* v as compact JSON text in the pool. */
 uint32_t dp_json(parser *p, json_t *v);
 

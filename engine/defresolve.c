@@ -221,7 +221,8 @@ void dp_resolve(parser *p) {
     uint32_t t = p->b.d.flows[r].target;
     p->b.d.nodes[t].n_in++;
     if (!listed[r]) {
-      snprintf(where, sizeof where, "%s.incoming", dp_path_at(p, p->ni[t].path));
+      snprintf(where, sizeof where, "%s.incoming",
+               dp_path_at(p, p->ni[t].path));
       BAD(p, where, "flow \"%s\" ends here but is not listed",
           p->b.d.pool + p->b.d.flows[r].id);
     }

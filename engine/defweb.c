@@ -91,8 +91,7 @@ static uint32_t add_var(parser *p, const char *key, json_t *value, int kind,
 /* Web templates: component.data {key: {hook, value, need_render?,
  * is_param?}} -> splice inputs when the value references a name (a hooked
  * input is "${constant}"), plain ones otherwise. */
-uint32_t dp_web_inputs(parser *p, path *pt, json_t *data,
-                                 uint32_t *n) {
+uint32_t dp_web_inputs(parser *p, path *pt, json_t *data, uint32_t *n) {
   uint32_t first = p->b.d.n_vars;
   const char *key;
   json_t *v;
@@ -141,7 +140,6 @@ static int lazy_type(const char *ct) {
   return 0;
 }
 
-
 /* ---- Web constants --------------------------------------------------------
  */
 
@@ -153,8 +151,8 @@ static int lazy_type(const char *ct) {
  * references a name, else plain. is_param follows bk-sops, quirk
  * included: shown constants, but for plain / splice ones only inside a
  * subprocess. */
-void dp_web_constants(parser *p, path *pt, json_t *constants,
-                                int is_sub, uint32_t *first, uint32_t *n) {
+void dp_web_constants(parser *p, path *pt, json_t *constants, int is_sub,
+                      uint32_t *first, uint32_t *n) {
   *first = p->b.d.n_vars;
   const char *key;
   json_t *c;
@@ -202,8 +200,8 @@ void dp_web_constants(parser *p, path *pt, json_t *constants,
 /* A subprocess's params from its merged constants (bk-sops
  * format_web_data_to_pipeline): one per shown constant, lazy for lazy
  * types and a splice of the value otherwise. */
-void dp_web_params(parser *p, path *pt, json_t *merged,
-                             uint32_t *first, uint32_t *n) {
+void dp_web_params(parser *p, path *pt, json_t *merged, uint32_t *first,
+                   uint32_t *n) {
   *first = p->b.d.n_vars;
   const char *key;
   json_t *c;
@@ -221,7 +219,6 @@ void dp_web_params(parser *p, path *pt, json_t *merged,
   }
   *n = p->b.d.n_vars - *first;
 }
-
 
 /* ---- Renaming a template's ids --------------------------------------------
  */

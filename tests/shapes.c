@@ -11,10 +11,10 @@ char *shape_fan_out(int branches, int len) {
   buf b = {0};
   char line[256];
   int oom = 0;
-#define OUT(...)                                                 \
-  do {                                                           \
-    int n_ = snprintf(line, sizeof line, __VA_ARGS__);           \
-    oom |= n_ < 0 || buf_append(&b, line, (size_t)n_) != 0;      \
+#define OUT(...)                                            \
+  do {                                                      \
+    int n_ = snprintf(line, sizeof line, __VA_ARGS__);      \
+    oom |= n_ < 0 || buf_append(&b, line, (size_t)n_) != 0; \
   } while (0)
   OUT("{\"id\":\"root\",\"start_event\":{\"id\":\"s\",\"type\":"
       "\"EmptyStartEvent\",\"incoming\":\"\",\"outgoing\":\"fs\"},"
@@ -29,9 +29,11 @@ char *shape_fan_out(int branches, int len) {
           i || j ? "," : "", i, j, i, j, i, j, i, j + 1);
   OUT("},\"gateways\":{\"pg\":{\"id\":\"pg\",\"type\":\"ParallelGateway\","
       "\"incoming\":[\"fs\"],\"outgoing\":[");
-  for (int i = 0; i < branches; i++) OUT("%s\"f%d_0\"", i ? "," : "", i);
+  for (int i = 0; i < branches; i++)
+    OUT("%s\"f%d_0\"", i ? "," : "", i);
   OUT("]},\"cg\":{\"id\":\"cg\",\"type\":\"ConvergeGateway\",\"incoming\":[");
-  for (int i = 0; i < branches; i++) OUT("%s\"f%d_%d\"", i ? "," : "", i, len);
+  for (int i = 0; i < branches; i++)
+    OUT("%s\"f%d_%d\"", i ? "," : "", i, len);
   OUT("],\"outgoing\":\"fe\"}},\"flows\":{\"fs\":{\"id\":\"fs\",\"source\":"
       "\"s\",\"target\":\"pg\"},\"fe\":{\"id\":\"fe\",\"source\":\"cg\","
       "\"target\":\"e\"}");
@@ -58,4 +60,3 @@ char *shape_fan_out(int branches, int len) {
   }
   return (char *)b.data;
 }
-
