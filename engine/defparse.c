@@ -727,9 +727,20 @@ int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
     return RATTAN_EDEF;
   }
   json_error_t jerr;
+  unsigned failed = rt_alloc_failures();
   json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc && rt_alloc_failures() != failed) {
+    /* jansson may also go on after a failed allocation with a string cut
+     * short: nothing it parsed then can be trusted. */
+    json_decref(doc);
+    return RATTAN_ENOMEM;
+  }
   if (!doc) {
-    if (json_error_code(&jerr) == json_error_out_of_memory)
+    /* jansson may report a failed allocation as a syntax error; with the
+     * allocator hook set (rattan_set_allocator) its allocations are ours
+     * and counted. An empty text means it failed before parsing. */
+    if (json_error_code(&jerr) == json_error_out_of_memory || !jerr.text[0] ||
+        rt_alloc_failures() != failed)
       return RATTAN_ENOMEM;
     diag_add(d, "document", "byte %d (line %d, column %d): %s", jerr.position,
              jerr.line, jerr.column, jerr.text);
@@ -795,7 +806,9 @@ int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
     def_check(&p.b.d, paths, p.in_first, p.in_list, d);
     rt_free(paths);
   }
-  if (d->oom)
+  /* Any failed allocation (jansson's included, some of which it does not
+   * report) makes the outcome untrustworthy. */
+  if (d->oom || rt_alloc_failures() != failed)
     rc = RATTAN_ENOMEM;
   else if (d->count == 0) {
     b_finish(&p.b, out);

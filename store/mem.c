@@ -31,11 +31,25 @@ int rt_set_allocator(const rattan_allocator *a) {
   return RATTAN_OK;
 }
 
-void *rt_malloc(size_t n) {
-  return alloc.malloc(n ? n : 1, alloc.ctx);
+/* Failed allocations on this thread, so callers of libraries that report
+ * an allocation failure as something else (jansson: a syntax error) can
+ * tell. */
+static _Thread_local unsigned failures;
+
+unsigned rt_alloc_failures(void) {
+  return failures;
 }
+
+void *rt_malloc(size_t n) {
+  void *p = alloc.malloc(n ? n : 1, alloc.ctx);
+  if (!p) failures++;
+  return p;
+}
+
 void *rt_realloc(void *p, size_t n) {
-  return alloc.realloc(p, n ? n : 1, alloc.ctx);
+  void *q = alloc.realloc(p, n ? n : 1, alloc.ctx);
+  if (!q) failures++;
+  return q;
 }
 void rt_free(void *p) {
   if (p) alloc.free(p, alloc.ctx);

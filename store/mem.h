@@ -19,6 +19,8 @@ int rt_set_allocator(const struct rattan_allocator *a);
 void *rt_malloc(size_t n);
 void *rt_realloc(void *p, size_t n);
 void rt_free(void *p);
+/* How many allocations failed on this thread so far. */
+unsigned rt_alloc_failures(void);
 /* n * size zeroed bytes, or NULL on overflow or OOM. */
 void *rt_calloc(size_t n, size_t size);
 /* A copy of s owned by the caller (free with rt_free), or NULL on OOM. */

@@ -143,3 +143,46 @@ void test_api_allocator_oom(void) {
   ASSERT(failures >= 2);
   ASSERT_OK(rattan_set_allocator(NULL), "reset");
 }
+
+/* Fail the 1st, 2nd, ... allocation of creating a task (jansson's
+ * included) until it succeeds: each failure is RATTAN_ENOMEM, leaks
+ * nothing and stores nothing. */
+void test_api_create_oom(void) {
+  static const char tree[] =
+      "{\"id\":\"p\",\"start_event\":{\"id\":\"s\",\"type\":"
+      "\"EmptyStartEvent\","
+      "\"incoming\":\"\",\"outgoing\":\"f1\"},\"activities\":{\"a\":{\"id\":"
+      "\"a\",\"type\":\"ServiceActivity\",\"incoming\":[\"f1\"],\"outgoing\":"
+      "\"f2\",\"component\":{\"code\":\"noop\",\"inputs\":{\"x\":{\"type\":"
+      "\"splice\",\"value\":\"${y}\"}}},\"error_ignorable\":false,"
+      "\"skippable\":true,\"retryable\":true}},\"gateways\":{},\"flows\":{"
+      "\"f1\":{\"id\":\"f1\",\"source\":\"s\",\"target\":\"a\"},\"f2\":{"
+      "\"id\":\"f2\",\"source\":\"a\",\"target\":\"e\"}},\"end_event\":{"
+      "\"id\":\"e\",\"type\":\"EmptyEndEvent\",\"incoming\":[\"f2\"],"
+      "\"outgoing\":\"\"},\"data\":{\"inputs\":{\"${y}\":{\"type\":\"plain\","
+      "\"value\":1}},\"outputs\":[]}}";
+  rattan_allocator a = {t_malloc, t_realloc, t_free, NULL};
+  ASSERT_OK(rattan_set_allocator(&a), "set");
+  rattan_engine *e;
+  char msg[512], id[RATTAN_ID_MAX + 1];
+  fail_at = 0;
+  ASSERT_OK(rattan_open(test_dir(), NULL, &e, msg, sizeof msg), msg);
+  long base = live;
+  int failures = 0;
+  for (fail_at = 1;; fail_at++) {
+    calls = 0;
+    int rc = rattan_task_create(e, tree, sizeof tree - 1, NULL, id);
+    if (rc == 0) break;
+    if (rc != RATTAN_ENOMEM)
+      TEST_FAIL_("allocation %ld: %s: %s", fail_at, rattan_errname(rc),
+                 rattan_errmsg(e));
+    ASSERT_EQ(live, base);
+    failures++;
+  }
+  ASSERT(failures > 10);
+  ASSERT_STR(id, "1"); /* nothing was stored before */
+  fail_at = 0;
+  rattan_close(e);
+  ASSERT_EQ(live, 0);
+  ASSERT_OK(rattan_set_allocator(NULL), "reset");
+}
