@@ -47,7 +47,7 @@ static json_t *var_json(out *o, const st_def_var *v) {
     put(o, j, "custom_type", json_string(S(o, v->custom_type)));
   if (v->flags & ST_VF_IS_PARAM) put(o, j, "is_param", json_true());
   put(o, j, "need_render", json_boolean(v->flags & ST_VF_NEED_RENDER));
-  const uint32_t *r = o->d->refs + v->srcs;
+  const uint32_t *r = v->n_srcs ? o->d->refs + v->srcs : NULL;
   if (v->n_srcs == 1) {
     put(o, j, "source_act", json_string(S(o, r[0])));
     put(o, j, "source_key", json_string(S(o, r[1])));
