@@ -342,20 +342,21 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
   uint8_t flags = 0;
   uint32_t vars = p->b.d.n_vars, n_vars = 0;
   if (n->type == ST_SERVICE_ACTIVITY) {
-    size_t old = dp_push(pt, "component");
     json_t *comp = dp_obj(p, pt, obj, "component", 1);
+    size_t old = dp_push(pt, "component");
     if (comp) {
       const char *code = dp_str(p, pt, comp, "code", 1);
       const char *ver = dp_str(p, pt, comp, "version", 0);
       p->b.d.nodes[i].code = b_str(&p->b, code);
       p->b.d.nodes[i].version = b_str(&p->b, ver ? ver : "legacy");
-      json_t *inputs = dp_obj(p, pt, comp, web ? "data" : "inputs", 0);
-      if (!inputs && !web) inputs = dp_obj(p, pt, comp, "data", 0);
+      /* Web components hold "data"; a bamboo tree may carry one too. */
+      int as_web = web || !json_object_get(comp, "inputs");
+      const char *key = as_web ? "data" : "inputs";
+      json_t *inputs = dp_obj(p, pt, comp, key, 0);
       if (inputs) {
-        size_t o2 = dp_push(pt, web ? "data" : "inputs");
-        vars = web || json_object_get(comp, "inputs") == NULL
-                   ? dp_web_inputs(p, pt, inputs, &n_vars)
-                   : parse_vars(p, pt, inputs, &n_vars);
+        size_t o2 = dp_push(pt, key);
+        vars = as_web ? dp_web_inputs(p, pt, inputs, &n_vars)
+                      : parse_vars(p, pt, inputs, &n_vars);
         dp_pop(pt, o2);
       }
     }
@@ -369,10 +370,11 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
     json_t *rt = json_object_get(obj, "retryable");
     int retryable = rt || req ? dp_bool(p, pt, obj, "retryable", req, 1)
                               : dp_bool(p, pt, obj, "can_retry", 0, 1);
+    int ignorable = dp_bool(p, pt, obj, "error_ignorable", req, 0);
+    if (web && ignorable) skippable = 1; /* as bk-sops' formatter does */
     if (skippable) flags |= ST_NF_SKIPPABLE;
     if (retryable) flags |= ST_NF_RETRYABLE;
-    if (dp_bool(p, pt, obj, "error_ignorable", req, 0))
-      flags |= ST_NF_ERROR_IGNORABLE;
+    if (ignorable) flags |= ST_NF_ERROR_IGNORABLE;
     json_t *to = json_object_get(obj, "timeout");
     if (json_is_integer(to) && json_integer_value(to) > 0 &&
         json_integer_value(to) <= INT32_MAX)

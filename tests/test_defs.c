@@ -224,6 +224,7 @@ void test_defs_rules_json(void) {
       {"activities/a/id", "\"b\"",
        "activities.a.id: \"b\" differs from its key \"a\""},
       {"activities/a/skippable", NULL, "activities.a.skippable: missing"},
+      {"activities/a/component", NULL, "activities.a.component: missing"},
       {"activities/a/component/code", "7",
        "activities.a.component.code: must be a string, not a number"},
       {"activities/a/incoming", "[]",
