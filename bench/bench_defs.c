@@ -58,7 +58,8 @@ static double raw_lmdb(int k, uint32_t nodes) {
   char key[64], val[96];
   memset(val, 'x', sizeof val);
   for (uint32_t i = 0; i < nodes; i++) {
-    int kn = snprintf(key, sizeof key, "task\0node-%u", i);
+    memcpy(key, "task", 5); /* task \0 node, as state keys are */
+    int kn = 5 + snprintf(key + 5, sizeof key - 5, "node-%u", i);
     MDB_val kv = {(size_t)kn, key}, vv = {sizeof val, val};
     if (mdb_put(txn, dbi, &kv, &vv, 0)) exit(1);
   }

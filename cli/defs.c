@@ -9,7 +9,8 @@ static const char validate_usage[] =
     "usage: rattan validate TREE.json [--template ID]\n"
     "  checks a pipeline definition (bamboo tree, SOPS web tree or SOPS\n"
     "  export); prints \"ok\", or one problem a line as \"PATH: reason\"\n"
-    "  --template ID   the template to check in an export holding several\n"
+    "  --template ID   the template of an export to check (default: every\n"
+    "                  template that is not another's subprocess)\n"
     "exit codes: 0 valid; 1 invalid; 2 usage\n";
 
 static const char create_usage[] =

@@ -25,9 +25,11 @@
 
 #include "defparse.h"
 
-#define NONE        ST_NONE
-#define MAX_IN_OUT  1000  /* bamboo's MAX_IN and MAX_OUT */
-#define MAX_NESTING 10000 /* gateway recursion, far beyond real trees */
+#define NONE       ST_NONE
+#define MAX_IN_OUT 1000 /* bamboo's MAX_IN and MAX_OUT */
+#define MAX_NESTING                                    \
+  1000 /* gateway recursion: Python's own limit, where \
+          bamboo itself would fail */
 #define MAIN_STREAM 0
 
 /* A node's streams: at most two are kept, enough to see "more than one". */
@@ -59,6 +61,7 @@ typedef struct check {
   uint32_t *stack;     /* match_converge's gateway stack */
   streams *st;         /* per node: its streams */
   uint32_t *pconv;     /* per node: the parallel gateway it converges */
+  uint32_t *after;     /* activities: the first non-activity after them */
   uint32_t depth;
   uint32_t call;
 } check;
@@ -260,6 +263,9 @@ static uint32_t match_converge(check *c, uint32_t cur, uint32_t block,
   uint32_t *t = c->tgt + c->tfirst[cur];
   uint32_t n = c->tn[cur];
   for (uint32_t i = 0; i < n && !c->failed; i++) {
+    /* A gateway matched before (visited again from another branch or as
+     * its own block) holds NONE for branches that led back. */
+    if (t[i] == NONE) continue;
     if (in_other_block(c, t[i], block)) {
       t[i] = NONE;
       continue;
@@ -368,6 +374,25 @@ static int cmp_dist_ctx_sort(const void *a, const void *b, void *ctx) {
   return x < y ? -1 : x > y; /* document order for ties (a stable sort) */
 }
 
+static int is_activity(const st_def_node *n) {
+  return n->type == ST_SERVICE_ACTIVITY || n->type == ST_SUBPROCESS;
+}
+
+/* The first node at or after x that is not an activity. Memoised in
+ * c->after for every activity passed, so chains shared by many branches
+ * are walked once. Activity-only cycles were refused before. */
+static uint32_t past_activities(check *c, uint32_t x) {
+  uint32_t y = x;
+  while (is_activity(&c->d->nodes[y]) && c->after[y] == NONE)
+    y = c->d->flows[c->d->nodes[y].out].target;
+  if (is_activity(&c->d->nodes[y])) y = c->after[y];
+  while (x != y && is_activity(&c->d->nodes[x]) && c->after[x] == NONE) {
+    c->after[x] = y;
+    x = c->d->flows[c->d->nodes[x].out].target;
+  }
+  return y;
+}
+
 static int check_gateways(check *c, const uint32_t *nodes, uint32_t n,
                           uint32_t *order, dframe *fr) {
   const st_def_pipe *p = &c->d->pipes[c->pipe];
@@ -377,13 +402,9 @@ static int check_gateways(check *c, const uint32_t *nodes, uint32_t n,
     uint32_t i = nodes[k];
     const st_def_node *g = &c->d->nodes[i];
     if (!is_gw(g) && !is_conv(g)) continue;
-    for (uint32_t f = 0; f < g->n_out; f++) {
-      uint32_t x = c->d->flows[g->out + f].target;
-      while (c->d->nodes[x].type == ST_SERVICE_ACTIVITY ||
-             c->d->nodes[x].type == ST_SUBPROCESS)
-        x = c->d->flows[c->d->nodes[x].out].target;
-      c->tgt[c->tfirst[i] + f] = x;
-    }
+    for (uint32_t f = 0; f < g->n_out; f++)
+      c->tgt[c->tfirst[i] + f] =
+          past_activities(c, c->d->flows[g->out + f].target);
     if (distance_from(c, p->start, i, fr) <= 0) {
       diag_add(c->diag, c->paths[i], "not reachable from the start event");
       return 0;
@@ -548,10 +569,11 @@ void def_check(st_def *d, const char *const *paths, const uint32_t *in_first,
   c.stack = rt_malloc((MAX_NESTING + 1) * sizeof *c.stack);
   c.st = rt_malloc((nn + 1) * sizeof *c.st);
   c.pconv = rt_malloc((nn + 1) * sizeof *c.pconv);
+  c.after = rt_malloc((nn + 1) * sizeof *c.after);
   if (!by_pipe || !pipe_first || !scratch || !seen || !fr || !c.tfirst ||
       !c.tn || !c.tgt || !c.dist || !c.stamp || !c.match || !c.shared ||
       !c.block || !c.multi || !c.conv_n || !c.conv_npar || !c.pos_in ||
-      !c.stack || !c.st || !c.pconv) {
+      !c.stack || !c.st || !c.pconv || !c.after) {
     dg->oom = 1;
     goto out_free;
   }
@@ -562,6 +584,7 @@ void def_check(st_def *d, const char *const *paths, const uint32_t *in_first,
     nt += c.tn[i];
     c.dist[i] = -1;
     c.match[i] = NONE;
+    c.after[i] = NONE;
     c.block[i] = NONE;
     pipe_first[d->nodes[i].pipe + 1]++;
   }
@@ -606,4 +629,5 @@ out_free:
   rt_free(c.stack);
   rt_free(c.st);
   rt_free(c.pconv);
+  rt_free(c.after);
 }

@@ -12,8 +12,46 @@ typedef struct out {
   const st_def *d;
   uint32_t *in_first; /* per node: its first incoming flow in in_list */
   uint32_t *in_list;  /* flow indices grouped by target */
+  uint32_t *pn_first; /* per pipeline: its first node in pn_list */
+  uint32_t *pn_list;  /* node indices grouped by pipeline */
+  uint32_t *pf_first; /* per pipeline: its first flow in pf_list */
+  uint32_t *pf_list;  /* flow indices grouped by pipeline */
   int oom;
 } out;
+
+/* Groups n items by key (a counting sort that keeps their order): the
+ * items of key k are list[first[k] .. first[k + 1]). first has nkeys + 1
+ * entries, list n. */
+static int group(uint32_t n, uint32_t nkeys,
+                 uint32_t (*key)(const st_def *, uint32_t), const st_def *d,
+                 uint32_t **first, uint32_t **list) {
+  *first = rt_calloc(nkeys + 1, sizeof **first);
+  *list = rt_malloc((n + 1) * sizeof **list);
+  uint32_t *fill = rt_malloc((nkeys + 1) * sizeof *fill);
+  if (!*first || !*list || !fill) {
+    rt_free(fill);
+    return -1;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    (*first)[key(d, i) + 1]++;
+  for (uint32_t k = 0; k < nkeys; k++)
+    (*first)[k + 1] += (*first)[k];
+  memcpy(fill, *first, (nkeys + 1) * sizeof *fill);
+  for (uint32_t i = 0; i < n; i++)
+    (*list)[fill[key(d, i)]++] = i;
+  rt_free(fill);
+  return 0;
+}
+
+static uint32_t flow_target(const st_def *d, uint32_t f) {
+  return d->flows[f].target;
+}
+static uint32_t node_pipe(const st_def *d, uint32_t i) {
+  return d->nodes[i].pipe;
+}
+static uint32_t flow_pipe(const st_def *d, uint32_t f) {
+  return d->nodes[d->flows[f].source].pipe;
+}
 
 static const char *S(const out *o, uint32_t s) {
   return st_str(o->d, s);
@@ -164,16 +202,16 @@ static json_t *pipe_json(out *o, uint32_t pi) {
   put(o, j, "id", json_string(S(o, p->id)));
   put(o, j, "start_event", node_json(o, p->start));
   put(o, j, "end_event", node_json(o, p->end));
-  for (uint32_t i = 0; i < d->n_nodes; i++) {
+  for (uint32_t k = o->pn_first[pi]; k < o->pn_first[pi + 1]; k++) {
+    uint32_t i = o->pn_list[k];
     const st_def_node *n = &d->nodes[i];
-    if (n->pipe != pi || i == p->start || i == p->end) continue;
+    if (i == p->start || i == p->end) continue;
     json_t *sec =
         n->type == ST_SERVICE_ACTIVITY || n->type == ST_SUBPROCESS ? acts : gws;
     put(o, sec, S(o, n->id), node_json(o, i));
   }
-  for (uint32_t f = 0; f < d->n_flows; f++) {
-    const st_def_flow *fl = &d->flows[f];
-    if (d->nodes[fl->source].pipe != pi) continue;
+  for (uint32_t k = o->pf_first[pi]; k < o->pf_first[pi + 1]; k++) {
+    const st_def_flow *fl = &d->flows[o->pf_list[k]];
     put(o, flows, S(o, fl->id),
         json_pack("{s:s,s:s,s:s,s:b}", "id", S(o, fl->id), "source",
                   S(o, d->nodes[fl->source].id), "target",
@@ -198,22 +236,11 @@ static json_t *pipe_json(out *o, uint32_t pi) {
 
 json_t *def_to_json(const st_def *d) {
   out o = {.d = d};
-  o.in_first = rt_malloc((d->n_nodes + 1) * sizeof *o.in_first);
-  o.in_list = rt_malloc((d->n_flows + 1) * sizeof *o.in_list);
   json_t *j = NULL;
-  if (!o.in_first || !o.in_list) goto out_free;
-  /* Incoming flows grouped by target, in flow order (a counting sort). */
-  memset(o.in_first, 0, (d->n_nodes + 1) * sizeof *o.in_first);
-  for (uint32_t f = 0; f < d->n_flows; f++)
-    o.in_first[d->flows[f].target + 1]++;
-  for (uint32_t i = 0; i < d->n_nodes; i++)
-    o.in_first[i + 1] += o.in_first[i];
-  uint32_t *fill = rt_malloc((d->n_nodes + 1) * sizeof *fill);
-  if (!fill) goto out_free;
-  memcpy(fill, o.in_first, (d->n_nodes + 1) * sizeof *fill);
-  for (uint32_t f = 0; f < d->n_flows; f++)
-    o.in_list[fill[d->flows[f].target]++] = f;
-  rt_free(fill);
+  if (group(d->n_flows, d->n_nodes, flow_target, d, &o.in_first, &o.in_list) ||
+      group(d->n_nodes, d->n_pipes, node_pipe, d, &o.pn_first, &o.pn_list) ||
+      group(d->n_flows, d->n_pipes, flow_pipe, d, &o.pf_first, &o.pf_list))
+    goto out_free;
   j = pipe_json(&o, 0);
   if (o.oom) {
     json_decref(j);
@@ -222,5 +249,9 @@ json_t *def_to_json(const st_def *d) {
 out_free:
   rt_free(o.in_first);
   rt_free(o.in_list);
+  rt_free(o.pn_first);
+  rt_free(o.pn_list);
+  rt_free(o.pf_first);
+  rt_free(o.pf_list);
   return j;
 }

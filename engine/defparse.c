@@ -46,7 +46,7 @@ void dp_pop(path *p, size_t old) {
 
 /* pt + "." + key, in a static buffer overwritten by the next call. */
 const char *dp_at(path *p, const char *key) {
-  static path tmp;
+  static _Thread_local path tmp;
   tmp = *p;
   dp_push(&tmp, key);
   return tmp.s;
@@ -411,20 +411,12 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
                            : "document (only an export "
                              "envelope holds templates)");
         } else {
-          /* A template embedded again gets fresh ids, as bk-sops gives
-           * every task fresh ones: node ids must be unique in a task. */
-          uint32_t seen = idmap_put(&p->tpls, tpl, 0);
-          if (seen == ST_NONE - 1) p->oom = 1;
-          if (seen != ST_NONE && seen != ST_NONE - 1)
-            tree = dp_renamed_copy(p, tree, id);
+          /* A template whose ids are taken (embedded again, or sharing an
+           * id with what came before) gets fresh ones, as bk-sops gives
+           * every task fresh ids: node ids must be unique in a task. */
+          if (dp_ids_collide(p, tree)) tree = dp_renamed_copy(p, tree, id);
           /* The node's constants replace the child's, entry by entry. */
-          json_t *merged =
-              tree ? json_copy(json_object_get(tree, "constants")) : NULL;
-          if (!merged) merged = json_object();
-          json_t *cons = dp_obj(p, pt, obj, "constants", 0);
-          if (!merged || json_array_append_new(p->keep, merged) ||
-              (cons && json_object_update(merged, cons)))
-            p->oom = 1;
+          json_t *merged = tree ? dp_merge_constants(p, pt, obj, tree) : NULL;
           if (tree && !p->oom) {
             path tp = {0};
             dp_push(&tp, "pipeline_template_data.template");
@@ -533,6 +525,7 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   }
   uint32_t pi = b_pipe(&p->b);
   if (pi == ST_NONE) return ST_NONE;
+  dp_reserve_ids(p, tree);
   if (sub == ST_NONE && *id && !claim_id(p, id, pt->s)) return pi;
   p->b.d.pipes[pi].id = b_str(&p->b, id);
   p->b.d.pipes[pi].node = sub;
@@ -666,40 +659,49 @@ static void note_refs(json_t *tree, idmap *refd) {
 
 /* Picks the template to load from an export: the one asked for, or the
  * only one no other template uses as a subprocess. */
-static json_t *pick_template(parser *p, json_t *templates, const char *want,
-                             const char **tid) {
-  const char *where = "pipeline_template_data.template";
-  if (want) {
-    json_t *t = json_object_get(templates, want);
-    if (!t) BAD(p, where, "no template \"%s\"", want);
-    *tid = want;
-    return t ? json_object_get(t, "tree") : NULL;
-  }
+/* The templates of an export that no other one uses as a subprocess, in
+ * document order: up to max ids into ids; returns how many there are. */
+static int roots_of(json_t *templates, const char **ids, int max) {
   idmap refd = {0};
   const char *key;
   json_t *t;
   json_object_foreach(templates, key, t)
       note_refs(json_object_get(t, "tree"), &refd);
-  json_t *found = NULL;
-  int roots = 0;
-  char names[512] = "";
+  int n = 0;
   json_object_foreach(templates, key, t) {
     if (idmap_get(&refd, key) != ST_NONE) continue;
-    if (!roots++) {
-      found = t;
-      *tid = key;
-    }
-    size_t n = strlen(names);
-    snprintf(names + n, sizeof names - n, "%s%s", n ? ", " : "", key);
+    if (n < max) ids[n] = key;
+    n++;
   }
   idmap_free(&refd);
-  if (roots == 1) return json_object_get(found, "tree");
-  if (roots == 0)
-    BAD(p, where, "no template to load (every one is some other's subprocess)");
-  else
-    BAD(p, where,
-        "%d templates are not subprocesses of another (%s): choose one", roots,
-        names);
+  return n;
+}
+
+/* Picks the template to load from an export: the one asked for, or the
+ * only one no other template uses as a subprocess. */
+static const char *pick_template(diag *d, json_t *templates, const char *want) {
+  const char *where = "pipeline_template_data.template";
+  if (want) {
+    if (json_object_get(templates, want)) return want;
+    diag_add(d, where, "no template \"%s\"", want);
+    return NULL;
+  }
+  const char *ids[8];
+  int n = roots_of(templates, ids, 8);
+  if (n == 1) return ids[0];
+  if (n == 0) {
+    diag_add(d, where,
+             "no template to load (every one is some other's subprocess)");
+    return NULL;
+  }
+  char names[600] = "";
+  for (int k = 0; k < n && k < 8; k++) {
+    size_t len = strlen(names);
+    snprintf(names + len, sizeof names - len, "%s%s", k ? ", " : "", ids[k]);
+  }
+  diag_add(d, where,
+           "%d templates are not subprocesses of another (%s%s): choose one", n,
+           names, n > 8 ? ", ..." : "");
   return NULL;
 }
 
@@ -713,8 +715,73 @@ static void parser_free(parser *p) {
   rt_free(p->in_first);
   rt_free(p->in_list);
   buf_free(&p->paths);
-  idmap_free(&p->tpls);
+  idmap_free(&p->reserved);
   json_decref(p->keep);
+}
+
+/* Compiles one tree of a loaded document: a whole bamboo or web tree, or
+ * template tid of an export (whose template map is templates). failed is
+ * the allocation failure count before loading. */
+static int compile_tree(json_t *tree, json_t *templates, const char *tid,
+                        const def_options *o, st_def *out, diag *d, char *name,
+                        unsigned failed) {
+  parser p = {.d = d, .keep = json_array(), .templates = templates};
+  if (!p.keep) return RATTAN_ENOMEM;
+  int rc = RATTAN_EDEF;
+  b_str(&p.b, ""); /* offset 0: the empty string, so the pool is never empty */
+  path pt = {0};
+  int web = 0;
+  if (tid) {
+    dp_push(&pt, "pipeline_template_data.template");
+    dp_push(&pt, tid);
+    if (!json_is_object(tree)) {
+      diag_add(d, dp_at(&pt, "tree"), "missing or not an object");
+      goto out_free_parser;
+    }
+    dp_push(&pt, "tree");
+    web = 1;
+  }
+  p.max_nodes = o->max_nodes ? o->max_nodes : DEF_MAX_NODES;
+  p.root_id = o->root_id ? o->root_id : tid ? tid : "root";
+  if (name) {
+    json_t *holder = tid ? json_object_get(templates, tid) : tree;
+    const char *nm = json_string_value(json_object_get(holder, "name"));
+    if (nm && strlen(nm) > ST_NAME_MAX)
+      diag_add(d, tid ? "pipeline_template_data.template" : "name",
+               "the name is %zu bytes, the limit is %d", strlen(nm),
+               ST_NAME_MAX);
+    else
+      snprintf(name, ST_NAME_MAX + 1, "%s", nm ? nm : "");
+  }
+  unsigned before = d->count;
+  parse_pipe(&p, &pt, tree, ST_NONE, NULL, web, 0, NULL);
+  if (!p.b.oom && !p.oom) dp_resolve(&p);
+  if (p.b.oom || p.oom || d->oom) {
+    rc = RATTAN_ENOMEM;
+    goto out_free_parser;
+  }
+  if (d->count == before) {
+    const char **paths = rt_malloc((p.b.d.n_nodes + 1) * sizeof *paths);
+    if (!paths) {
+      rc = RATTAN_ENOMEM;
+      goto out_free_parser;
+    }
+    for (uint32_t i = 0; i < p.b.d.n_nodes; i++)
+      paths[i] = dp_path_at(&p, p.ni[i].path);
+    def_check(&p.b.d, paths, p.in_first, p.in_list, d);
+    rt_free(paths);
+  }
+  /* Any failed allocation (jansson's included, some of which it does not
+   * report) makes the outcome untrustworthy. */
+  if (d->oom || rt_alloc_failures() != failed)
+    rc = RATTAN_ENOMEM;
+  else if (d->count == before) {
+    if (out) b_finish(&p.b, out);
+    rc = 0;
+  }
+out_free_parser:
+  parser_free(&p);
+  return rc;
 }
 
 int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
@@ -748,76 +815,36 @@ int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
              jerr.line, jerr.column, jerr.text);
     return d->oom ? RATTAN_ENOMEM : RATTAN_EDEF;
   }
-  parser p = {.d = d, .keep = json_array()};
-  if (!p.keep) {
-    json_decref(doc);
-    return RATTAN_ENOMEM;
-  }
   int rc = RATTAN_EDEF;
-  b_str(&p.b, ""); /* offset 0: the empty string, so the pool is never empty */
-  path pt = {0};
-  json_t *tree = doc;
-  const char *tid = NULL;
-  int web = 0;
+  json_t *ptd = json_object_get(doc, "pipeline_template_data");
+  json_t *templates = json_object_get(ptd, "template");
   if (!json_is_object(doc)) {
     diag_add(d, "document", "must be an object, not %s", dp_type(doc));
-    goto out_free_parser;
-  }
-  json_t *ptd = json_object_get(doc, "pipeline_template_data");
-  if (ptd) {
-    p.templates = json_object_get(ptd, "template");
-    if (!json_is_object(p.templates)) {
-      diag_add(d, "pipeline_template_data.template",
-               "missing or not an object");
-      goto out_free_parser;
+  } else if (!ptd) {
+    rc = compile_tree(doc, NULL, NULL, o, out, d, name, failed);
+  } else if (!json_is_object(templates)) {
+    diag_add(d, "pipeline_template_data.template", "missing or not an object");
+  } else if (o->all_templates && !o->template_id) {
+    /* Validating an export: every top-level template. */
+    size_t max = json_object_size(templates);
+    const char **ids = rt_malloc((max + 1) * sizeof *ids);
+    int n = ids ? roots_of(templates, ids, (int)max) : 0;
+    rc = ids ? 0 : RATTAN_ENOMEM;
+    if (ids && n == 0) rc = pick_template(d, templates, NULL) ? 0 : RATTAN_EDEF;
+    for (int k = 0; k < n && rc != RATTAN_ENOMEM; k++) {
+      int r = compile_tree(
+          json_object_get(json_object_get(templates, ids[k]), "tree"),
+          templates, ids[k], o, NULL, d, NULL, failed);
+      if (r) rc = r;
     }
-    tree = pick_template(&p, p.templates, o->template_id, &tid);
-    if (!tree) goto out_free_parser;
-    dp_push(&pt, "pipeline_template_data.template");
-    dp_push(&pt, tid);
-    dp_push(&pt, "tree");
-    web = 1;
+    rt_free(ids);
+  } else {
+    const char *tid = pick_template(d, templates, o->template_id);
+    if (tid)
+      rc =
+          compile_tree(json_object_get(json_object_get(templates, tid), "tree"),
+                       templates, tid, o, out, d, name, failed);
   }
-  p.max_nodes = o->max_nodes ? o->max_nodes : DEF_MAX_NODES;
-  p.root_id = o->root_id ? o->root_id : tid ? tid : "root";
-  if (name) {
-    json_t *holder = tid ? json_object_get(p.templates, tid) : tree;
-    const char *nm = json_string_value(json_object_get(holder, "name"));
-    if (nm && strlen(nm) > ST_NAME_MAX)
-      diag_add(d, tid ? "pipeline_template_data.template" : "name",
-               "the name is %zu bytes, the limit is %d", strlen(nm),
-               ST_NAME_MAX);
-    else
-      snprintf(name, ST_NAME_MAX + 1, "%s", nm ? nm : "");
-  }
-  if (tid && idmap_put(&p.tpls, tid, 0) == ST_NONE - 1) p.oom = 1;
-  parse_pipe(&p, &pt, tree, ST_NONE, NULL, web, 0, NULL);
-  if (!p.b.oom && !p.oom) dp_resolve(&p);
-  if (p.b.oom || p.oom || d->oom) {
-    rc = RATTAN_ENOMEM;
-    goto out_free_parser;
-  }
-  if (d->count == 0) {
-    const char **paths = rt_malloc((p.b.d.n_nodes + 1) * sizeof *paths);
-    if (!paths) {
-      rc = RATTAN_ENOMEM;
-      goto out_free_parser;
-    }
-    for (uint32_t i = 0; i < p.b.d.n_nodes; i++)
-      paths[i] = dp_path_at(&p, p.ni[i].path);
-    def_check(&p.b.d, paths, p.in_first, p.in_list, d);
-    rt_free(paths);
-  }
-  /* Any failed allocation (jansson's included, some of which it does not
-   * report) makes the outcome untrustworthy. */
-  if (d->oom || rt_alloc_failures() != failed)
-    rc = RATTAN_ENOMEM;
-  else if (d->count == 0) {
-    b_finish(&p.b, out);
-    rc = 0;
-  }
-out_free_parser:
-  parser_free(&p);
   json_decref(doc);
   return rc;
 }

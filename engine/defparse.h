@@ -27,6 +27,9 @@ typedef struct def_options {
   /* The root pipeline's id when the input has none (web trees); NULL
    * derives it from the template id, else "root". */
   const char *root_id;
+  /* Exports without template_id: check every top-level template instead
+   * of refusing the choice (validation only: nothing is compiled out). */
+  int all_templates;
   /* Lower limits than the defaults (0: DEF_MAX_BYTES, DEF_MAX_NODES). */
   size_t max_bytes;
   uint32_t max_nodes;

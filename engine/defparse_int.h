@@ -8,7 +8,7 @@
 
 #include "defparse.h"
 
-#define PATH_MAX_LEN 1024
+#define PATH_MAX_LEN 4096 /* 16 nested levels of 64-byte ids fit */
 
 typedef struct nodeinfo {
   json_t *obj;
@@ -36,7 +36,7 @@ typedef struct parser {
   buf paths;                    /* NUL-terminated JSON paths */
   uint32_t *in_first, *in_list; /* see resolve() */
   json_t *templates;            /* an export's template map, or NULL */
-  idmap tpls;                   /* templates embedded so far */
+  idmap reserved;      /* ids of every pipeline met so far, embedded or not */
   json_t *keep;        /* JSON made while parsing, freed with the parser */
   const char *root_id; /* for a root pipeline without an id (web trees) */
   uint32_t max_nodes;
@@ -89,6 +89,13 @@ void dp_web_params(parser *p, path *pt, json_t *merged, uint32_t *first,
 /* A copy of a web tree with fresh ids derived from salt, kept in p->keep;
  * NULL when out of memory. */
 json_t *dp_renamed_copy(parser *p, json_t *tree, const char *salt);
+/* Reserves the node and flow ids of a tree (done for every pipeline as it
+ * is entered), and tells whether a tree's ids collide with reserved ones:
+ * a template embedded again, or sharing an id with what came before. */
+void dp_reserve_ids(parser *p, json_t *tree);
+/* The constants a SubProcess node's template runs with. */
+json_t *dp_merge_constants(parser *p, path *pt, json_t *node, json_t *tree);
+int dp_ids_collide(parser *p, json_t *tree);
 
 /* ---- Pass 2 (defresolve.c) ---------------------------------------------- */
 

@@ -58,9 +58,13 @@ static int has_refs(json_t *v, int depth) {
                        (*w >= '0' && *w <= '9') || *w == '_'))
         w++;
       size_t n = (size_t)(w - q);
-      static const char *const reserved[] = {"True", "False", "None", "print"};
+      /* Names Mako reserves, and Python's keywords, which are not
+       * names at all. */
+      static const char *const reserved[] = {
+          "True", "False", "None", "print",  "and", "or",    "not",   "in",
+          "is",   "if",    "else", "lambda", "for", "async", "await", "yield"};
       int r = 0;
-      for (int k = 0; k < 4; k++)
+      for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
         r |= strlen(reserved[k]) == n && !strncmp(q, reserved[k], n);
       if (!r) return 1;
       q = w - 1;
@@ -104,6 +108,9 @@ uint32_t dp_web_inputs(parser *p, path *pt, json_t *data, uint32_t *n) {
       uint8_t flags = 0;
       if (dp_bool(p, pt, v, "need_render", 0, 1)) flags |= ST_VF_NEED_RENDER;
       if (dp_bool(p, pt, v, "is_param", 0, 0)) flags |= ST_VF_IS_PARAM;
+      if (flags == (ST_VF_NEED_RENDER | ST_VF_IS_PARAM) &&
+          json_is_true(json_object_get(v, "need_render")))
+        BAD(p, pt->s, "is_param and need_render cannot both be true");
       add_var(p, key, value, has_refs(value, 0) ? ST_VAR_SPLICE : ST_VAR_PLAIN,
               NULL, flags);
     }
@@ -294,11 +301,19 @@ static void rename_node(json_t *n, json_t *map) {
  * derived from salt (bk-sops replace_all_id, deterministic), kept alive
  * in p->keep. NULL when out of memory. */
 json_t *dp_renamed_copy(parser *p, json_t *tree, const char *salt) {
-  json_t *t = json_deep_copy(tree), *map = json_object();
+  /* Only what the model reads: layout (line, location) can be large. */
+  static const char *const keep[] = {"start_event", "end_event", "activities",
+                                     "gateways",    "flows",     "constants",
+                                     "outputs",     "data",      "id"};
+  json_t *t = json_object(), *map = json_object();
   if (!t || !map || json_array_append_new(p->keep, t)) {
     json_decref(map);
     p->oom = 1;
     return NULL;
+  }
+  for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+    json_t *v = json_object_get(tree, keep[k]);
+    if (v && json_object_set_new(t, keep[k], json_deep_copy(v))) p->oom = 1;
   }
   char nid[34];
   const char *k;
@@ -336,4 +351,73 @@ json_t *dp_renamed_copy(parser *p, json_t *tree, const char *salt) {
       rename_keys(v, "source_info", map);
   json_decref(map);
   return t;
+}
+
+/* True if any node or flow id of tree is already reserved. */
+int dp_ids_collide(parser *p, json_t *tree) {
+  const char *ends[2] = {"start_event", "end_event"};
+  for (int e = 0; e < 2; e++) {
+    const char *id = json_string_value(
+        json_object_get(json_object_get(tree, ends[e]), "id"));
+    if (id && idmap_get(&p->reserved, id) != ST_NONE) return 1;
+  }
+  const char *secs[3] = {"activities", "gateways", "flows"};
+  const char *k;
+  json_t *v;
+  for (int sct = 0; sct < 3; sct++)
+    json_object_foreach(json_object_get(tree, secs[sct]), k, v) {
+      if (idmap_get(&p->reserved, k) != ST_NONE) return 1;
+    }
+  return 0;
+}
+
+void dp_reserve_ids(parser *p, json_t *tree) {
+  const char *ends[2] = {"start_event", "end_event"};
+  for (int e = 0; e < 2; e++) {
+    const char *id = json_string_value(
+        json_object_get(json_object_get(tree, ends[e]), "id"));
+    if (id && idmap_put(&p->reserved, id, 0) == ST_NONE - 1) p->oom = 1;
+  }
+  const char *secs[3] = {"activities", "gateways", "flows"};
+  const char *k;
+  json_t *v;
+  for (int sct = 0; sct < 3; sct++)
+    json_object_foreach(json_object_get(tree, secs[sct]), k, v) {
+      if (idmap_put(&p->reserved, k, 0) == ST_NONE - 1) p->oom = 1;
+    }
+}
+
+/* The constants a SubProcess node's template runs with (bk-sops
+ * unfold_subprocess): the template's own, hidden meta variables reduced
+ * to their default, each replaced whole by the node's entry of the same
+ * key; with always_use_latest, node entries the template no longer has
+ * are stale and skipped. Kept in p->keep; NULL when out of memory. */
+json_t *dp_merge_constants(parser *p, path *pt, json_t *node, json_t *tree) {
+  json_t *merged = json_object();
+  if (!merged || json_array_append_new(p->keep, merged)) {
+    p->oom = 1;
+    return NULL;
+  }
+  const char *key;
+  json_t *c;
+  json_object_foreach(json_object_get(tree, "constants"), key, c) {
+    json_t *v = c;
+    const char *show = json_string_value(json_object_get(c, "show_type"));
+    json_t *def = json_object_get(json_object_get(c, "value"), "default");
+    if (json_is_true(json_object_get(c, "is_meta")) && show &&
+        !strcmp(show, "hide") && def) {
+      v = json_copy(c);
+      if (!v || json_object_set(v, "value", def)) p->oom = 1;
+    } else {
+      json_incref(v);
+    }
+    if (v && json_object_set_new(merged, key, v)) p->oom = 1;
+  }
+  int latest = json_is_true(json_object_get(node, "always_use_latest"));
+  json_t *over = dp_obj(p, pt, node, "constants", 0);
+  json_object_foreach(over, key, c) {
+    if (latest && !json_object_get(merged, key)) continue;
+    if (json_object_set(merged, key, c)) p->oom = 1;
+  }
+  return merged;
 }

@@ -24,29 +24,6 @@ static int check_task_id(const char *id, errbuf *err) {
   return 0;
 }
 
-/* Names go into CBOR text strings and JSON: they must be UTF-8. */
-static int utf8_valid(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p) {
-    int n = *p < 0x80         ? 0
-            : (*p >> 5) == 6  ? 1
-            : (*p >> 4) == 14 ? 2
-            : (*p >> 3) == 30 ? 3
-                              : -1;
-    if (n < 0) return 0;
-    unsigned cp = n ? *p & (0x3f >> n) : *p;
-    for (int i = 1; i <= n; i++) {
-      if ((p[i] & 0xc0) != 0x80) return 0;
-      cp = cp << 6 | (p[i] & 0x3f);
-    }
-    static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    p += n + 1;
-  }
-  return 1;
-}
-
 typedef struct create_ctx {
   const st_def *def;
   const eng_task_opts *o;
@@ -96,7 +73,8 @@ int eng_task_create(eng *e, const char *json, size_t len,
   if (o->name && strlen(o->name) > ST_NAME_MAX)
     return err_set(err, RATTAN_EINVAL, "task name: %zu bytes, the limit is %d",
                    strlen(o->name), ST_NAME_MAX);
-  if (o->name && !utf8_valid(o->name))
+  /* Names go into CBOR text strings and JSON: they must be UTF-8. */
+  if (o->name && !rt_utf8_valid(o->name, strlen(o->name)))
     return err_set(err, RATTAN_EINVAL, "task name: not valid UTF-8");
   st_def def;
   char name[ST_NAME_MAX + 1];
@@ -117,7 +95,7 @@ int eng_task_create(eng *e, const char *json, size_t len,
 int eng_validate(const char *json, size_t len, const char *template_id,
                  eng_problems *problems) {
   st_def def;
-  def_options dopt = {.template_id = template_id};
+  def_options dopt = {.template_id = template_id, .all_templates = 1};
   int rc = def_compile(json, len, &dopt, &def, problems, NULL);
   st_def_free(&def);
   return rc;

@@ -159,8 +159,12 @@ int st_def_encode(const st_def *d, buf *out) {
 
 static int read_table(mp_rd *r, const table *t, void **rows, uint32_t *n) {
   if (mp_read_array(r, n)) return RATTAN_ECORRUPT;
-  /* Rows are at least 1 byte each (checked), so this stays proportional
-   * to the input. */
+  /* A row takes at least its array header and one byte a field: checking
+   * that first keeps the allocation within a small multiple of the input. */
+  if (*n > (size_t)(r->end - r->p) / (t->n_fields + 1))
+    return err_set(r->err, RATTAN_ECORRUPT,
+                   "definition: %s: %u rows cannot fit in the bytes present",
+                   t->name, *n);
   *rows = rt_malloc((size_t)*n * t->row_size);
   if (!*rows)
     return err_set(r->err, RATTAN_ENOMEM, "definition: out of memory");
@@ -208,6 +212,8 @@ static int read_table(mp_rd *r, const table *t, void **rows, uint32_t *n) {
 static int range_ok(uint32_t start, uint32_t n, uint32_t limit) {
   return start <= limit && n <= limit - start;
 }
+
+static int check_shape(const st_def *d, errbuf *err);
 
 /* Checks every index field of every row; the first bad one is reported. */
 static int check_refs(const st_def *d, errbuf *err) {
@@ -260,19 +266,53 @@ static int check_refs(const st_def *d, errbuf *err) {
       }
     }
   }
-  for (uint32_t i = 0; i < d->n_nodes; i++) {
-    const st_def_node *n = &d->nodes[i];
-    if (n->type == ST_SUBPROCESS && n->child >= d->n_pipes)
-      return err_set(err, RATTAN_ECORRUPT,
-                     "definition: nodes[%u]: subprocess pipeline out of range",
-                     i);
-  }
   for (uint32_t i = 0; i < d->n_refs; i++)
     if (d->refs[i] >= d->pool_len)
       return err_set(err, RATTAN_ECORRUPT, "definition: refs[%u] out of range",
                      i);
-  if (d->n_pipes == 0)
-    return err_set(err, RATTAN_ECORRUPT, "definition: no pipeline");
+  return check_shape(d, err);
+}
+
+/* The structure the engine relies on beyond index ranges: pipelines form
+ * a tree rooted at pipeline 0 (each child after its parent), every
+ * SubProcess node and its pipeline name each other, start and end events
+ * are what they claim, and every edge stays inside one pipeline. */
+static int check_shape(const st_def *d, errbuf *err) {
+#define BAD_SHAPE(...) return err_set(err, RATTAN_ECORRUPT, __VA_ARGS__)
+  if (d->n_pipes == 0) BAD_SHAPE("definition: no pipeline");
+  for (uint32_t p = 0; p < d->n_pipes; p++) {
+    const st_def_pipe *pp = &d->pipes[p];
+    const st_def_node *s = &d->nodes[pp->start], *e = &d->nodes[pp->end];
+    if (s->type != ST_EMPTY_START || s->pipe != p ||
+        (e->type != ST_EMPTY_END && e->type != ST_EXECUTABLE_END) ||
+        e->pipe != p)
+      BAD_SHAPE("definition: pipes[%u]: bad start or end event", p);
+    if ((p == 0) != (pp->node == ST_NONE))
+      BAD_SHAPE("definition: pipes[%u]: bad subprocess link", p);
+    if (p && (d->nodes[pp->node].type != ST_SUBPROCESS ||
+              d->nodes[pp->node].child != p || d->nodes[pp->node].pipe >= p))
+      BAD_SHAPE("definition: pipes[%u]: bad subprocess link", p);
+  }
+  for (uint32_t i = 0; i < d->n_nodes; i++) {
+    const st_def_node *n = &d->nodes[i];
+    if ((n->type == ST_SUBPROCESS) != (n->child != ST_NONE) ||
+        (n->child != ST_NONE &&
+         (n->child >= d->n_pipes || d->pipes[n->child].node != i)))
+      BAD_SHAPE("definition: nodes[%u]: bad subprocess link", i);
+    if (n->converge != ST_NONE &&
+        (d->nodes[n->converge].type != ST_CONVERGE_GW ||
+         d->nodes[n->converge].pipe != n->pipe))
+      BAD_SHAPE("definition: nodes[%u]: bad converge gateway", i);
+    if (n->default_flow != ST_NONE && d->flows[n->default_flow].source != i)
+      BAD_SHAPE("definition: nodes[%u]: bad default flow", i);
+    for (uint32_t f = n->out; f < n->out + n->n_out; f++)
+      if (d->flows[f].source != i)
+        BAD_SHAPE("definition: nodes[%u]: flow %u is not its own", i, f);
+  }
+  for (uint32_t f = 0; f < d->n_flows; f++)
+    if (d->nodes[d->flows[f].source].pipe != d->nodes[d->flows[f].target].pipe)
+      BAD_SHAPE("definition: flows[%u]: crosses pipelines", f);
+#undef BAD_SHAPE
   return 0;
 }
 
@@ -311,6 +351,8 @@ int st_def_decode(const void *p, size_t n, st_def *d, errbuf *err) {
   if (d->pool_len == 0 || pool[d->pool_len - 1] != '\0')
     return err_set(err, RATTAN_ECORRUPT,
                    "definition: string pool not NUL-terminated");
+  if (!rt_utf8_valid(pool, d->pool_len))
+    return err_set(err, RATTAN_ECORRUPT, "definition: string pool not UTF-8");
   d->pool = rt_malloc(d->pool_len);
   if (!d->pool) return err_set(err, RATTAN_ENOMEM, "definition: out of memory");
   memcpy(d->pool, pool, d->pool_len);

@@ -26,6 +26,9 @@ void *rt_calloc(size_t n, size_t size);
 /* A copy of s owned by the caller (free with rt_free), or NULL on OOM. */
 char *rt_strdup(const char *s);
 
+/* True if the n bytes at s are well-formed UTF-8 (NUL bytes allowed). */
+int rt_utf8_valid(const void *s, size_t n);
+
 /* A growable byte buffer. Zero-initialise it, or use buf_init. The bytes
  * belong to the buffer until buf_free; pointers into it are invalidated by
  * any call that grows it. */

@@ -48,6 +48,10 @@ void test_cli_commands(void) {
 
   ASSERT_EQ(run("validate tests/data/loop-sample.json", out, sizeof out), 0);
   ASSERT_STR(out, "ok\n");
+  /* Without --template, every top-level template of an export. */
+  ASSERT_EQ(
+      run("validate tests/data/subprocess-gateways.json", out, sizeof out), 0);
+  ASSERT_STR(out, "ok\n");
   ASSERT_EQ(run("validate tests/data/subprocess-gateways.json --template "
                 "5ad26a77856c360585209702f5d3e614",
                 out, sizeof out),

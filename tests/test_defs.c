@@ -217,6 +217,7 @@ void test_defs_rules_json(void) {
       {"flows/f2/target", "\"zz\"",
        "flows.f2.target: node \"zz\" does not exist"},
       {"start_event", NULL, "start_event: missing"},
+      {"end_event", NULL, "end_event: missing"},
       {"end_event/type", "\"ServiceActivity\"",
        "end_event.type: \"ServiceActivity\" is not allowed here"},
       {"activities/a/type", "\"Foo\"",
@@ -322,7 +323,8 @@ void test_defs_rules_gateways(void) {
   REFUSED(n1, e1,
           "gateways.pg: every branch of a parallel gateway must reach its "
           "converge gateway");
-  /* A converge gateway that misses a branch of its parallel gateway. */
+  /* A converge gateway that misses a branch of its parallel gateway:
+   * bamboo blames the parallel gateway. */
   const char *n2[] = {"s:EmptyStartEvent",   "pg:ParallelGateway",
                       "a1:ServiceActivity",  "a2:ServiceActivity",
                       "a3:ServiceActivity",  "cg:ConvergeGateway",
@@ -353,6 +355,55 @@ void test_defs_rules_gateways(void) {
   result_free(&r);
 }
 
+/* The remaining gateway and stream rules, each with bamboo's verdict on
+ * the same shape. */
+void test_defs_rules_gateways_more(void) {
+  /* A conditional parallel gateway converges like a parallel one. */
+  const char *n1[] = {"s:EmptyStartEvent",  "g:ConditionalParallelGateway",
+                      "a1:ServiceActivity", "a2:ServiceActivity",
+                      "cg:ConvergeGateway", "e:EmptyEndEvent"};
+  const char *e1[] = {"s>g", "g>a1", "g>a2", "a1>cg", "a2>cg", "cg>e"};
+  result r = SHAPE(n1, e1, NULL);
+  ASSERT_STR(converge_of(&r.def, "g"), "cg");
+  result_free(&r);
+  /* An inner parallel gateway whose branch jumps to the outer converge. */
+  const char *n2[] = {
+      "s:EmptyStartEvent",   "pg1:ParallelGateway", "pg2:ParallelGateway",
+      "a:ServiceActivity",   "b:ServiceActivity",   "c:ServiceActivity",
+      "cg1:ConvergeGateway", "cg2:ConvergeGateway", "e:EmptyEndEvent"};
+  const char *e2[] = {"s>pg1", "pg1>pg2", "pg1>a",   "pg2>b", "pg2>c",
+                      "b>cg2", "c>cg1",   "cg2>cg1", "a>cg1", "cg1>e"};
+  REFUSED(n2, e2,
+          "gateways.pg2: every branch of a parallel gateway must reach its "
+          "converge gateway");
+  /* A gateway the start event never reaches. */
+  const char *n3[] = {"s:EmptyStartEvent", "a:ServiceActivity",
+                      "eg1:ExclusiveGateway", "a2:ServiceActivity",
+                      "e:EmptyEndEvent"};
+  const char *e3[] = {"s>a", "a>e", "eg1>a2", "a2>eg1", "eg1>e"};
+  REFUSED(n3, e3, "gateways.eg1: not reachable from the start event");
+  /* Exclusive branches that first meet different converge gateways. */
+  const char *n4[] = {"s:EmptyStartEvent",   "eg:ExclusiveGateway",
+                      "a1:ServiceActivity",  "a2:ServiceActivity",
+                      "cg1:ConvergeGateway", "cg2:ConvergeGateway",
+                      "e:EmptyEndEvent"};
+  const char *e4[] = {"s>eg",   "eg>a1",   "eg>a2", "a1>cg1",
+                      "a2>cg2", "cg1>cg2", "cg2>e"};
+  REFUSED(n4, e4,
+          "gateways.eg: all branches of an exclusive gateway must first meet "
+          "the same converge gateway");
+  /* Two parallel branches meeting before their converge gateway. */
+  const char *n5[] = {"s:EmptyStartEvent",   "pg:ParallelGateway",
+                      "a1:ServiceActivity",  "a2:ServiceActivity",
+                      "eg:ExclusiveGateway", "cg:ConvergeGateway",
+                      "m:ServiceActivity",   "e:EmptyEndEvent"};
+  const char *e5[] = {"s>pg", "pg>a1", "pg>a2", "a1>m", "a2>eg",
+                      "eg>m", "eg>cg", "m>cg",  "cg>e"};
+  REFUSED(n5, e5,
+          "activities.m: branches of a parallel gateway meet here outside "
+          "their converge gateway");
+}
+
 /* Cycles are allowed through a gateway; one with no way out is refused. */
 void test_defs_rules_cycles(void) {
   const char *n1[] = {"s:EmptyStartEvent", "a1:ServiceActivity",
@@ -365,6 +416,14 @@ void test_defs_rules_cycles(void) {
                       "eg:ExclusiveGateway", "a1:ServiceActivity",
                       "a2:ServiceActivity",  "e:EmptyEndEvent"};
   const char *e2[] = {"s>a0", "a0>eg", "eg>a1", "eg>e", "a1>a2", "a2>a1"};
+  /* An inner exclusive gateway looping back to an outer one (a common
+   * SOPS loop, valid for bamboo). */
+  const char *n3[] = {"s:EmptyStartEvent", "eg1:ExclusiveGateway",
+                      "eg2:ExclusiveGateway", "a1:ServiceActivity",
+                      "e:EmptyEndEvent"};
+  const char *e3[] = {"s>eg1", "eg1>eg2", "eg1>e", "eg2>a1", "eg2>e", "a1>eg1"};
+  r = SHAPE(n3, e3, NULL);
+  result_free(&r);
   r = SHAPE(n2, e2,
             "activities.a1: cannot reach the end event: it is on a cycle "
             "with no gateway exit");
@@ -883,15 +942,29 @@ void test_defs_codec_hostile(void) {
       int rc = st_def_decode(b.data, b.len, &d, &err);
       ASSERT(rc == 0 || rc == RATTAN_ECORRUPT);
       if (rc == 0) {
-        for (uint32_t k = 0; k < d.n_flows; k++)
-          ASSERT(d.flows[k].source < d.n_nodes &&
-                 d.flows[k].target < d.n_nodes);
-        for (uint32_t k = 0; k < d.n_nodes; k++)
-          ASSERT(d.nodes[k].id == ST_NONE || d.nodes[k].id < d.pool_len);
+        /* Whatever decodes must be safe to walk. */
+        json_t *j = def_to_json(&d);
+        ASSERT(j);
+        json_decref(j);
       }
       st_def_free(&d);
       b.data[i] ^= (uint8_t)(1 << bit);
     }
+  buf_free(&b);
+  result_free(&r);
+  /* A subprocess that is its own pipeline would send any walk round in
+   * circles: refused. */
+  json_t *t = nested(1);
+  r = compile_json(t);
+  assert_ok(&r);
+  json_decref(t);
+  uint32_t sp = node_index(&r.def, "sp1");
+  r.def.nodes[sp].child = r.def.nodes[sp].pipe;
+  b = encode(&r.def);
+  st_def d;
+  ASSERT_ERR(st_def_decode(b.data, b.len, &d, &err), RATTAN_ECORRUPT);
+  ASSERT_CONTAINS(err.msg, "bad subprocess link");
+  st_def_free(&d);
   buf_free(&b);
   result_free(&r);
 }
