@@ -235,8 +235,8 @@ typedef void (*rattan_problem_fn)(void *ctx, const char *path,
 /* Parses and validates a definition (len bytes at json) without storing
  * anything. Returns RATTAN_OK, RATTAN_EDEF after calling fn (if not NULL)
  * for every problem found (up to 1,000), or RATTAN_ENOMEM. template_id
- * picks the template of an export holding several top-level ones (NULL:
- * the only one). Thread-safe. */
+ * picks the template of an export to check (NULL: every template that is
+ * not another's subprocess). Thread-safe. */
 RATTAN_EXTERN int rattan_validate(const char *json, size_t len,
                                   const char *template_id, rattan_problem_fn fn,
                                   void *ctx);
@@ -245,7 +245,8 @@ typedef struct rattan_task_options {
   const char *id;               /* NULL: the next free number ("1", "2", ...);
                                    else letters, digits, '-', '_', '.' */
   const char *name;             /* NULL: the pipeline's name, else the id */
-  const char *template_id;      /* as for rattan_validate */
+  const char *template_id;      /* an export's template to use (NULL: the
+                                   only one not another's subprocess) */
   rattan_problem_fn on_problem; /* NULL, or called for each problem */
   void *ctx;
 } rattan_task_options;
