@@ -120,9 +120,6 @@ typedef struct eng_change {
 int eng_transit(eng_txn *t, const char *task, const char *node,
                 const eng_change *c, st_state *out, errbuf *err);
 
-/* "run", "retry", ...: the journal's name for an action. */
-const char *eng_action_name(int action);
-
 /* ---- Tasks -------------------------------------------------------------- */
 
 typedef struct eng_task_opts {

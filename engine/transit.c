@@ -44,10 +44,6 @@ static const struct {
     [ACT_SET] = {~0u, -1},
 };
 
-const char *eng_action_name(int action) {
-  return action >= 0 && action < ACT_COUNT ? action_names[action] : "?";
-}
-
 /* Lists the states in mask as "A or B" into out. */
 static void states_text(unsigned mask, char *out, size_t n) {
   out[0] = '\0';

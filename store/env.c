@@ -284,33 +284,23 @@ static int write_failed(st_txn *t, int rc, int db, const char *what,
   return map_err(t->store, rc, msg, err);
 }
 
-int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
+static int put(st_txn *t, int db, st_slice key, st_slice val, unsigned flags,
+               errbuf *err) {
   if (t->failed)
     return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
   st_store *s = t->store;
   MDB_val k = val_of(key), v = val_of(val);
   int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
-  if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, 0);
-  return rc ? write_failed(t, rc, db, "put", err) : 0;
+  if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, flags);
+  return rc ? write_failed(t, rc, db, flags ? "insert" : "put", err) : 0;
+}
+
+int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
+  return put(t, db, key, val, 0, err);
 }
 
 int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
-  if (t->failed)
-    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
-  st_store *s = t->store;
-  MDB_val k = val_of(key), v = val_of(val);
-  int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
-  if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, MDB_NOOVERWRITE);
-  return rc ? write_failed(t, rc, db, "insert", err) : 0;
-}
-
-int st_del(st_txn *t, int db, st_slice key, errbuf *err) {
-  if (t->failed)
-    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
-  MDB_val k = val_of(key);
-  int rc = mdb_del(t->txn, t->store->dbi[db], &k, NULL);
-  if (rc == MDB_NOTFOUND) return RATTAN_ENOTFOUND;
-  return rc ? write_failed(t, rc, db, "delete", err) : 0;
+  return put(t, db, key, val, MDB_NOOVERWRITE, err);
 }
 
 int st_each(st_txn *t, int db, st_slice prefix, st_each_fn fn, void *ctx,

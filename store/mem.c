@@ -62,13 +62,6 @@ void *rt_calloc(size_t n, size_t size) {
   return p;
 }
 
-char *rt_strdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = rt_malloc(n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 void buf_init(buf *b) {
   *b = (buf){0};
 }

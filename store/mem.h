@@ -23,8 +23,6 @@ void rt_free(void *p);
 unsigned rt_alloc_failures(void);
 /* n * size zeroed bytes, or NULL on overflow or OOM. */
 void *rt_calloc(size_t n, size_t size);
-/* A copy of s owned by the caller (free with rt_free), or NULL on OOM. */
-char *rt_strdup(const char *s);
 
 /* True if the n bytes at s are well-formed UTF-8 (NUL bytes allowed). */
 int rt_utf8_valid(const void *s, size_t n);

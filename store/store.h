@@ -91,14 +91,13 @@ typedef int (*st_write_fn)(st_txn *t, void *ctx, errbuf *err);
 int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
 
 /* ---- Raw access ---------------------------------------------------------
- * A failed put or del makes the txn unusable (RATTAN_EBADTXN afterwards);
+ * A failed put makes the txn unusable (RATTAN_EBADTXN afterwards);
  * st_write then aborts it. st_get returns RATTAN_ENOTFOUND without any
  * message work when the key is absent. */
 int st_get(st_txn *t, int db, st_slice key, st_slice *val, errbuf *err);
 int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
 /* Like st_put, but an existing key is an error (RATTAN_EEXIST). */
 int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
-int st_del(st_txn *t, int db, st_slice key, errbuf *err);
 
 /* Calls fn for each record of db whose key starts with prefix (all
  * records for an empty prefix), in key order. fn returning non-zero stops
