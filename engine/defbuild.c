@@ -80,7 +80,7 @@ static int grow(idmap *m) {
 }
 
 uint32_t idmap_put(idmap *m, const char *key, uint32_t v) {
-  if ((m->n + 1) * 2 > m->cap && grow(m)) return ST_NONE - 1;
+  if ((m->n + 1) * 2 > m->cap && grow(m)) return IDMAP_OOM;
   uint32_t i = hash(key) & (m->cap - 1);
   for (; m->slots[i]; i = (i + 1) & (m->cap - 1))
     if (!strcmp(m->keys[i], key)) return m->slots[i] - 1;

@@ -27,8 +27,10 @@ typedef struct idmap {
 
 /* Returns the value for key, or ST_NONE. */
 uint32_t idmap_get(const idmap *m, const char *key);
+#define IDMAP_OOM (ST_NONE - 1)
+
 /* Adds key -> v unless present; returns the existing value, ST_NONE after
- * an insert, or ST_NONE - 1 when out of memory. key must outlive m. */
+ * an insert, or IDMAP_OOM when out of memory. key must outlive m. */
 uint32_t idmap_put(idmap *m, const char *key, uint32_t v);
 void idmap_free(idmap *m);
 

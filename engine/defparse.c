@@ -268,8 +268,8 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
 static int claim_id(parser *p, const char *id, const char *where) {
   uint32_t off = dp_keep_path(p, where);
   uint32_t prev = idmap_put(&p->ids, id, off);
-  if (prev == ST_NONE - 1) p->oom = 1;
-  if (prev == ST_NONE || prev == ST_NONE - 1) return 1;
+  if (prev == IDMAP_OOM) p->oom = 1;
+  if (prev == ST_NONE || prev == IDMAP_OOM) return 1;
   BAD(p, where, "id \"%s\" is already used at %s", id, dp_path_at(p, prev));
   return 0;
 }
@@ -321,7 +321,7 @@ static uint32_t parse_node(parser *p, path *pt, json_t *obj, uint32_t pipe,
     p->cap_ni = c;
   }
   p->ni[i] = (nodeinfo){obj, dp_keep_path(p, pt->s)};
-  if (idmap_put(&p->nodes, id, i) == ST_NONE - 1) p->oom = 1;
+  if (idmap_put(&p->nodes, id, i) == IDMAP_OOM) p->oom = 1;
   st_def_node *n = &p->b.d.nodes[i];
   n->type = (uint8_t)t;
   n->pipe = pipe;
@@ -599,7 +599,7 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
           p->cap_fi = c;
         }
         p->fi[p->n_fi] = (flowinfo){v, fid, pi, dp_keep_path(p, pt->s), 0};
-        if (idmap_put(&p->flows, fid, p->n_fi++) == ST_NONE - 1) p->oom = 1;
+        if (idmap_put(&p->flows, fid, p->n_fi++) == IDMAP_OOM) p->oom = 1;
       }
       dp_pop(pt, o2);
     }

@@ -376,14 +376,14 @@ void dp_reserve_ids(parser *p, json_t *tree) {
   for (int e = 0; e < 2; e++) {
     const char *id = json_string_value(
         json_object_get(json_object_get(tree, ends[e]), "id"));
-    if (id && idmap_put(&p->reserved, id, 0) == ST_NONE - 1) p->oom = 1;
+    if (id && idmap_put(&p->reserved, id, 0) == IDMAP_OOM) p->oom = 1;
   }
   const char *secs[3] = {"activities", "gateways", "flows"};
   const char *k;
   json_t *v;
   for (int sct = 0; sct < 3; sct++)
     json_object_foreach(json_object_get(tree, secs[sct]), k, v) {
-      if (idmap_put(&p->reserved, k, 0) == ST_NONE - 1) p->oom = 1;
+      if (idmap_put(&p->reserved, k, 0) == IDMAP_OOM) p->oom = 1;
     }
 }
 
