@@ -359,6 +359,7 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
                       : parse_vars(p, pt, inputs, &n_vars);
         dp_pop(pt, o2);
       }
+      if (web) n_vars += dp_web_executor_proxy(p, pt, obj);
     }
     dp_pop(pt, old);
     /* bamboo reads these three with [], so they are required there; SOPS

@@ -80,6 +80,9 @@ uint32_t dp_json(parser *p, json_t *v);
 
 /* component.data -> inputs; returns the first var, *n the count. */
 uint32_t dp_web_inputs(parser *p, path *pt, json_t *data, uint32_t *n);
+/* A node's executor_proxy as its "__executor_proxy" input; returns the
+ * inputs added (0 or 1). */
+uint32_t dp_web_executor_proxy(parser *p, path *pt, json_t *node);
 /* constants -> a pipeline's variables (is_sub: inside a subprocess). */
 void dp_web_constants(parser *p, path *pt, json_t *constants, int is_sub,
                       uint32_t *first, uint32_t *n);

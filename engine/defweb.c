@@ -421,3 +421,17 @@ json_t *dp_merge_constants(parser *p, path *pt, json_t *node, json_t *tree) {
   }
   return merged;
 }
+
+/* bk-sops passes a node's executor_proxy to its component as the plain,
+ * unrendered input "__executor_proxy". Returns the inputs added (0 or 1),
+ * placed right after the node's others. */
+uint32_t dp_web_executor_proxy(parser *p, path *pt, json_t *node) {
+  const char *proxy = dp_str(p, pt, node, "executor_proxy", 0);
+  if (!proxy || !*proxy) return 0;
+  json_t *v = json_string(proxy);
+  uint32_t i =
+      v ? add_var(p, "__executor_proxy", v, ST_VAR_PLAIN, NULL, 0) : ST_NONE;
+  json_decref(v);
+  if (i == ST_NONE) p->oom = 1;
+  return i == ST_NONE ? 0 : 1;
+}

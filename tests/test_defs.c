@@ -1090,3 +1090,34 @@ void test_tasks_records(void) {
   free(text);
   eng_close(e);
 }
+
+/* A node's executor_proxy reaches its component as a plain, unrendered
+ * "__executor_proxy" input, as bk-sops passes it. */
+void test_defs_sops_executor_proxy(void) {
+  size_t len;
+  char *text = slurp("tests/data/loop-sample.json", &len);
+  json_t *doc = json_loads(text, 0, NULL);
+  free(text);
+  json_t *tpl = json_object_get(
+      json_object_get(json_object_get(doc, "pipeline_template_data"),
+                      "template"),
+      "n2125aebb4c8334f8ba4d575315a8d94");
+  json_t *acts = json_object_get(json_object_get(tpl, "tree"), "activities");
+  json_object_set_new(json_object_get(acts, "node413dba1a74e3045da403e3be9cd5"),
+                      "executor_proxy", json_string("admin"));
+  result r = compile_json(doc);
+  assert_ok(&r);
+  const st_def *d = &r.def;
+  const st_def_node *n =
+      &d->nodes[node_index(d, "node413dba1a74e3045da403e3be9cd5")];
+  ASSERT_EQ(n->n_vars, 3);
+  const st_def_var *v = var_named(d, n->vars, n->n_vars, "__executor_proxy");
+  ASSERT_EQ(v->kind, ST_VAR_PLAIN);
+  ASSERT_EQ(v->flags, 0);
+  ASSERT_STR(st_str(d, v->value), "\"admin\"");
+  const st_def_node *other =
+      &d->nodes[node_index(d, "nodeb268d09815476dd8a37d373b89ff")];
+  ASSERT_EQ(other->n_vars, 2);
+  result_free(&r);
+  json_decref(doc);
+}
