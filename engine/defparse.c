@@ -518,6 +518,12 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   if (idv || !web) id = dp_id(p, pt, tree, "id");
   if (!id) id = want_id ? want_id : web && sub == ST_NONE ? p->root_id : NULL;
   if (!id) id = ""; /* reported; go on to find the other problems */
+  if (strlen(id) > ST_ID_MAX) {
+    /* A web root takes its template's id, which nothing else limits. */
+    BAD(p, pt->s, "the pipeline id \"%.64s...\" is longer than %d bytes", id,
+        ST_ID_MAX);
+    id = "";
+  }
   if (want_id && strcmp(id, want_id)) {
     BAD(p, dp_at(pt, "id"),
         "an embedded pipeline's id must equal its SubProcess id \"%s\", "
