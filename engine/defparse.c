@@ -425,7 +425,7 @@ static void parse_activity(parser *p, path *pt, json_t *obj, uint32_t i,
             dp_push(&tp, "tree");
             child = parse_pipe(p, &tp, tree, i, id, 1, depth + 1, merged);
             size_t o2 = dp_push(pt, "constants");
-            dp_web_params(p, pt, merged, &vars, &n_vars);
+            dp_web_params(p, pt, merged, p->constants, id, &vars, &n_vars);
             dp_pop(pt, o2);
           }
         }
@@ -534,6 +534,8 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
   if (pi == ST_NONE) return ST_NONE;
   dp_reserve_ids(p, tree);
   if (sub == ST_NONE && *id && !claim_id(p, id, pt->s)) return pi;
+  json_t *outer_constants = p->constants;
+  p->constants = constants ? constants : json_object_get(tree, "constants");
   p->b.d.pipes[pi].id = b_str(&p->b, id);
   p->b.d.pipes[pi].node = sub;
 
@@ -647,6 +649,7 @@ static uint32_t parse_pipe(parser *p, path *pt, json_t *tree, uint32_t sub,
     p->b.d.pipes[pi].vars = vars;
     p->b.d.pipes[pi].n_vars = n_vars;
   }
+  p->constants = outer_constants;
   return pi;
 }
 

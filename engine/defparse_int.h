@@ -37,6 +37,7 @@ typedef struct parser {
   uint32_t *in_first, *in_list; /* see resolve() */
   json_t *templates;            /* an export's template map, or NULL */
   idmap reserved;      /* ids of every pipeline met so far, embedded or not */
+  json_t *constants;   /* web constants of the pipeline being parsed */
   json_t *keep;        /* JSON made while parsing, freed with the parser */
   const char *root_id; /* for a root pipeline without an id (web trees) */
   uint32_t max_nodes;
@@ -86,9 +87,10 @@ uint32_t dp_web_executor_proxy(parser *p, path *pt, json_t *node);
 /* constants -> a pipeline's variables (is_sub: inside a subprocess). */
 void dp_web_constants(parser *p, path *pt, json_t *constants, int is_sub,
                       uint32_t *first, uint32_t *n);
-/* A SubProcess node's params from its merged constants. */
-void dp_web_params(parser *p, path *pt, json_t *merged, uint32_t *first,
-                   uint32_t *n);
+/* A SubProcess node's params from its merged constants; parent is the
+ * constants of the pipeline holding node act. */
+void dp_web_params(parser *p, path *pt, json_t *merged, json_t *parent,
+                   const char *act, uint32_t *first, uint32_t *n);
 /* A copy of a web tree with fresh ids derived from salt, kept in p->keep;
  * NULL when out of memory. */
 json_t *dp_renamed_copy(parser *p, json_t *tree, const char *salt);

@@ -207,8 +207,24 @@ void dp_web_constants(parser *p, path *pt, json_t *constants, int is_sub,
 /* A subprocess's params from its merged constants (bk-sops
  * format_web_data_to_pipeline): one per shown constant, lazy for lazy
  * types and a splice of the value otherwise. */
-void dp_web_params(parser *p, path *pt, json_t *merged, uint32_t *first,
-                   uint32_t *n) {
+/* True if the parent's constant named value takes its value from input
+ * key of SubProcess node act (source_info lists key under act): then the
+ * param is that constant's value already and must not be computed again. */
+static int hooked_from(json_t *parent, json_t *value, const char *act,
+                       const char *key) {
+  if (!json_is_string(value) || !act) return 0;
+  json_t *c = json_object_get(parent, json_string_value(value));
+  json_t *keys = json_object_get(json_object_get(c, "source_info"), act);
+  size_t k;
+  json_t *e;
+  json_array_foreach(keys, k, e) {
+    if (json_is_string(e) && !strcmp(json_string_value(e), key)) return 1;
+  }
+  return 0;
+}
+
+void dp_web_params(parser *p, path *pt, json_t *merged, json_t *parent,
+                   const char *act, uint32_t *first, uint32_t *n) {
   *first = p->b.d.n_vars;
   const char *key;
   json_t *c;
@@ -217,11 +233,12 @@ void dp_web_params(parser *p, path *pt, json_t *merged, uint32_t *first,
     if (!show || strcmp(show, "show")) continue;
     size_t old = dp_push(pt, key);
     const char *ct = json_string_value(json_object_get(c, "custom_type"));
+    json_t *value = json_object_get(c, "value");
+    int lazy = lazy_type(ct) && !hooked_from(parent, value, act, key);
     uint8_t flags = 0;
     if (dp_bool(p, pt, c, "need_render", 0, 1)) flags |= ST_VF_NEED_RENDER;
-    add_var(p, key, json_object_get(c, "value"),
-            lazy_type(ct) ? ST_VAR_LAZY : ST_VAR_SPLICE,
-            lazy_type(ct) ? ct : NULL, flags);
+    add_var(p, key, value, lazy ? ST_VAR_LAZY : ST_VAR_SPLICE, lazy ? ct : NULL,
+            flags);
     dp_pop(pt, old);
   }
   *n = p->b.d.n_vars - *first;

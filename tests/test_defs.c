@@ -1121,3 +1121,46 @@ void test_defs_sops_executor_proxy(void) {
   result_free(&r);
   json_decref(doc);
 }
+
+/* A lazy subprocess param is computed by the subprocess, unless its value
+ * names the parent constant that this very input was hooked to: that one
+ * is already computed, so it is passed as a splice (bk-sops). */
+void test_defs_sops_lazy_params(void) {
+  size_t len;
+  char *text = slurp("tests/data/subprocess-gateways.json", &len);
+  for (int hooked = 0; hooked <= 1; hooked++) {
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *tpls = json_object_get(
+        json_object_get(doc, "pipeline_template_data"), "template");
+    json_t *parent = json_object_get(
+        json_object_get(tpls, "5ad26a77856c360585209702f5d3e614"), "tree");
+    json_t *node = json_object_get(json_object_get(parent, "activities"),
+                                   "n6c29ee96a093233a4052259eae107f5");
+    json_t *desc =
+        json_object_get(json_object_get(node, "constants"), "${description}");
+    json_object_set_new(desc, "custom_type", json_string("select"));
+    json_object_set_new(desc, "value", json_string("${parent_desc}"));
+    json_t *pc =
+        json_pack("{s:s,s:s,s:s,s:{}}", "key", "${parent_desc}", "source_type",
+                  "component_inputs", "show_type", "show", "source_info");
+    if (hooked)
+      json_object_set_new(json_object_get(pc, "source_info"),
+                          "n6c29ee96a093233a4052259eae107f5",
+                          json_pack("[s]", "${description}"));
+    json_object_set_new(json_object_get(parent, "constants"), "${parent_desc}",
+                        pc);
+    def_options o = {.template_id = "5ad26a77856c360585209702f5d3e614"};
+    char *out = json_dumps(doc, JSON_COMPACT);
+    result r = compile_opts(out, &o);
+    assert_ok(&r);
+    const st_def_node *sp =
+        &r.def.nodes[node_index(&r.def, "n6c29ee96a093233a4052259eae107f5")];
+    const st_def_var *v =
+        var_named(&r.def, sp->vars, sp->n_vars, "${description}");
+    ASSERT_EQ(v->kind, hooked ? ST_VAR_SPLICE : ST_VAR_LAZY);
+    result_free(&r);
+    free(out);
+    json_decref(doc);
+  }
+  free(text);
+}
