@@ -1,9 +1,10 @@
 /*
  * engine: the execution layer's interface to api/.
  *
- * For now this holds the state machine: the transition table of bamboo's
+ * For now this holds the state machine (the transition table of bamboo's
  * classic line, the counter and version rules applied by every
- * transition, the version generator and the clock. Every transition is
+ * transition, the version generator and the clock) and tasks created from
+ * pipeline definitions (defparse.h compiles them). Every transition is
  * written together with its journal event inside one eng_write, so both
  * commit or neither does.
  */
