@@ -43,9 +43,9 @@ enum st_db {
   ST_DB_TASKS,     /* task -> task record */
   ST_DB_DEFS,      /* task -> compiled definition */
   ST_DB_STATES,    /* task \0 node -> st_state */
-  ST_DB_DATA,      /* task \0 node -> execution data (issue 4) */
+  ST_DB_DATA,      /* task \0 node -> execution data (unused yet) */
   ST_DB_HISTORIES, /* task \0 node \0 be32 index -> st_state */
-  ST_DB_SCHEDULES, /* due-time index of polls (issue 4) */
+  ST_DB_SCHEDULES, /* due-time index of polls (unused yet) */
   ST_DB_JOURNAL,   /* task \0 be64 seq -> CBOR event */
   ST_DB_COUNT
 };
