@@ -34,14 +34,14 @@ SAN      =
 endif
 
 XCFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -Iinclude -I. $(W) $(SAN)
-LIBS    = -llmdb -lmsgpackc -lcbor -ljansson -lpthread
+LIBS    = -llmdb -lmsgpackc -lcbor -ljansson -lpthread -lm
 
 LIB_SRC  = $(wildcard store/*.c engine/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c)) $(BUILD)/fuzz/targets.o
 BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench-%,$(wildcard bench/*.c))
-FUZZ_TARGETS = record definition
+FUZZ_TARGETS = record definition expr
 
 STATIC = $(BUILD)/librattan.a
 SHARED = $(BUILD)/librattan.so.$(VERSION)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "engine/defparse.h"
+#include "engine/expr.h"
 #include "store/store.h"
 
 int fuzz_record(const uint8_t *data, size_t size) {
@@ -54,5 +55,37 @@ int fuzz_definition(const uint8_t *data, size_t size) {
   }
   buf_free(&b);
   st_def_free(&d);
+  return 0;
+}
+
+static int fuzz_lookup(void *ctx, const char *name, size_t n, arena *a,
+                       xv **out) {
+  char key[32];
+  if (n >= sizeof key) return RATTAN_ENOTFOUND;
+  memcpy(key, name, n);
+  key[n] = '\0';
+  json_t *v = json_object_get(ctx, key);
+  if (!v) return RATTAN_ENOTFOUND;
+  *out = xv_from_json(a, v);
+  return *out ? 0 : RATTAN_ENOMEM;
+}
+
+int fuzz_expr(const uint8_t *data, size_t size) {
+  static json_t *ctx;
+  if (!ctx)
+    ctx = json_loads(
+        "{\"s\": \"1,2,3\", \"n\": 2, \"f\": 0.5, \"l\": [1, \"a\", "
+        "null], \"d\": {\"k\": [true]}}",
+        0, NULL);
+  arena a = {0};
+  xv *v;
+  errbuf err;
+  if (expr_eval((const char *)data, size, fuzz_lookup, ctx, &a, &v, &err) ==
+      0) {
+    buf b = {0};
+    if (xv_str(v, &b) == 0) xv_repr(v, &b);
+    buf_free(&b);
+  }
+  ar_free(&a);
   return 0;
 }

@@ -33,3 +33,7 @@ void test_corpus_record(void) {
 void test_corpus_definition(void) {
   ASSERT(replay("fuzz/corpus/definition", fuzz_definition) > 0);
 }
+
+void test_corpus_expr(void) {
+  ASSERT(replay("fuzz/corpus/expr", fuzz_expr) > 0);
+}
