@@ -15,11 +15,12 @@
 
 #include "rattan.h"
 
-#define MAX_DEPTH 64         /* nested parentheses, lists, calls */
-#define MAX_STR   (1u << 20) /* bytes a string operation may build */
+#define MAX_DEPTH 64          /* nested parentheses, lists, calls */
+#define MAX_STR   (1u << 20)  /* bytes a string operation may build */
 #define MAX_ARENA (64u << 20) /* bytes one arena may hold */
 
-/* ---- Arena ----------------------------------------------------------------- */
+/* ---- Arena -----------------------------------------------------------------
+ */
 
 struct chunk {
   struct chunk *next;
@@ -54,7 +55,8 @@ void ar_free(arena *a) {
   *a = (arena){0};
 }
 
-/* ---- Parser state ---------------------------------------------------------- */
+/* ---- Parser state ----------------------------------------------------------
+ */
 
 typedef struct ev {
   const char *src, *p, *end;
@@ -62,8 +64,8 @@ typedef struct ev {
   void *ctx;
   arena *a;
   errbuf *err;
-  int rc;    /* first error, 0 while fine */
-  int skip;  /* parsing only: a short-circuited branch */
+  int rc;   /* first error, 0 while fine */
+  int skip; /* parsing only: a short-circuited branch */
   int depth;
 } ev;
 
@@ -81,13 +83,15 @@ static xv *fail(ev *e, int code, const char *fmt, ...) {
   va_end(ap);
   int n = (int)(e->end - e->src);
   err_set(e->err, code, "expression \"%.*s%s\": at byte %d: %s",
-          n > 80 ? 80 : n, e->src, n > 80 ? "..." : "",
-          (int)(e->p - e->src), why);
+          n > 80 ? 80 : n, e->src, n > 80 ? "..." : "", (int)(e->p - e->src),
+          why);
   e->rc = code;
   return NULL;
 }
 
-static xv *oom(ev *e) { return fail(e, RATTAN_ENOMEM, "out of memory"); }
+static xv *oom(ev *e) {
+  return fail(e, RATTAN_ENOMEM, "out of memory");
+}
 
 static xv *mk(ev *e, xv_kind k) {
   xv *v = ar_alloc(e->a, sizeof *v);
@@ -134,16 +138,17 @@ static xv *mk_list(ev *e, size_t n) {
 }
 
 static const char *kind_name(const xv *v) {
-  static const char *const names[] = {"None", "bool", "int",  "float",
+  static const char *const names[] = {"None", "bool", "int", "float",
                                       "str",  "list", "dict"};
   return names[v->kind];
 }
 
-/* ---- Lexing --------------------------------------------------------------- */
+/* ---- Lexing ---------------------------------------------------------------
+ */
 
 static void space(ev *e) {
-  while (e->p < e->end && (*e->p == ' ' || *e->p == '\t' || *e->p == '\n' ||
-                           *e->p == '\r'))
+  while (e->p < e->end &&
+         (*e->p == ' ' || *e->p == '\t' || *e->p == '\n' || *e->p == '\r'))
     e->p++;
 }
 
@@ -178,17 +183,25 @@ static int keyword(ev *e, const char *kw) {
   return 1;
 }
 
-/* ---- Values --------------------------------------------------------------- */
+/* ---- Values ---------------------------------------------------------------
+ */
 
 int xv_truthy(const xv *v) {
   switch (v->kind) {
-    case XV_NONE: return 0;
-    case XV_BOOL: return v->u.b;
-    case XV_INT: return v->u.i != 0;
-    case XV_FLOAT: return v->u.f != 0;
-    case XV_STR: return v->u.s.n != 0;
-    case XV_LIST: return v->u.l.n != 0;
-    case XV_DICT: return v->u.d.n != 0;
+    case XV_NONE:
+      return 0;
+    case XV_BOOL:
+      return v->u.b;
+    case XV_INT:
+      return v->u.i != 0;
+    case XV_FLOAT:
+      return v->u.f != 0;
+    case XV_STR:
+      return v->u.s.n != 0;
+    case XV_LIST:
+      return v->u.l.n != 0;
+    case XV_DICT:
+      return v->u.d.n != 0;
   }
   return 0;
 }
@@ -232,18 +245,22 @@ static int equal(const xv *a, const xv *b) {
   if (is_num(a) && is_num(b)) return order(a, b) == 0;
   if (a->kind != b->kind) return 0;
   switch (a->kind) {
-    case XV_NONE: return 1;
+    case XV_NONE:
+      return 1;
     case XV_STR:
-    case XV_LIST: return order(a, b) == 0;
+    case XV_LIST:
+      return order(a, b) == 0;
     case XV_DICT:
       if (a->u.d.n != b->u.d.n) return 0;
       for (size_t k = 0; k < a->u.d.n; k++) {
         size_t j = 0;
-        while (j < b->u.d.n && !equal(a->u.d.keys[k], b->u.d.keys[j])) j++;
+        while (j < b->u.d.n && !equal(a->u.d.keys[k], b->u.d.keys[j]))
+          j++;
         if (j == b->u.d.n || !equal(a->u.d.vals[k], b->u.d.vals[j])) return 0;
       }
       return 1;
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -270,7 +287,8 @@ static int contains(const xv *hay, const xv *needle) {
 /* Code points in a UTF-8 string, and the byte offset of code point i. */
 static size_t cp_count(const char *s, size_t n) {
   size_t c = 0;
-  for (size_t k = 0; k < n; k++) c += ((unsigned char)s[k] & 0xc0) != 0x80;
+  for (size_t k = 0; k < n; k++)
+    c += ((unsigned char)s[k] & 0xc0) != 0x80;
   return c;
 }
 
@@ -281,7 +299,8 @@ static size_t cp_offset(const char *s, size_t n, size_t i) {
   return k;
 }
 
-/* ---- Grammar --------------------------------------------------------------- */
+/* ---- Grammar ---------------------------------------------------------------
+ */
 
 static xv *expr(ev *e);
 
@@ -294,13 +313,15 @@ static xv *number(ev *e) {
       !(e->p + 1 < e->end && is_name_start(e->p[1]))) {
     real = 1;
     e->p++;
-    while (e->p < e->end && *e->p >= '0' && *e->p <= '9') e->p++;
+    while (e->p < e->end && *e->p >= '0' && *e->p <= '9')
+      e->p++;
   }
   if (e->p < e->end && (*e->p == 'e' || *e->p == 'E')) {
     real = 1;
     e->p++;
     if (e->p < e->end && (*e->p == '+' || *e->p == '-')) e->p++;
-    while (e->p < e->end && *e->p >= '0' && *e->p <= '9') e->p++;
+    while (e->p < e->end && *e->p >= '0' && *e->p <= '9')
+      e->p++;
   }
   char text[64];
   size_t n = 0;
@@ -329,8 +350,11 @@ static xv *string(ev *e) {
     char c = *e->p++;
     if (c == '\\' && e->p < e->end) {
       char x = *e->p++;
-      c = x == 'n' ? '\n' : x == 't' ? '\t' : x == 'r' ? '\r' : x == '0' ? '\0'
-                                                                          : x;
+      c = x == 'n'   ? '\n'
+          : x == 't' ? '\t'
+          : x == 'r' ? '\r'
+          : x == '0' ? '\0'
+                     : x;
       if (!strchr("ntr0\\'\"", x)) {
         if (buf_append(&b, "\\", 1)) goto out_oom;
       }
@@ -381,8 +405,10 @@ static xv *to_int(ev *e, xv *v) {
   if (v->kind == XV_STR) {
     char text[64];
     size_t a = 0, z = v->u.s.n;
-    while (a < z && strchr(" \t\n\r", v->u.s.p[a])) a++;
-    while (z > a && strchr(" \t\n\r", v->u.s.p[z - 1])) z--;
+    while (a < z && strchr(" \t\n\r", v->u.s.p[a]))
+      a++;
+    while (z > a && strchr(" \t\n\r", v->u.s.p[z - 1]))
+      z--;
     if (z - a == 0 || z - a >= sizeof text)
       return fail(e, RATTAN_EINVAL, "invalid literal for int(): '%.*s'",
                   (int)(v->u.s.n > 40 ? 40 : v->u.s.n), v->u.s.p);
@@ -417,11 +443,12 @@ static xv *builtin(ev *e, const char *name, size_t n) {
   if (argc < 0) return NULL;
   if (e->skip) return &none_value;
   if (argc != 1)
-    return fail(e, RATTAN_EINVAL, "%.*s() takes one argument, %d given",
-                (int)n, name, argc);
+    return fail(e, RATTAN_EINVAL, "%.*s() takes one argument, %d given", (int)n,
+                name, argc);
   xv *v = args[0];
   if (n == 3 && !memcmp(name, "len", 3)) {
-    if (v->kind == XV_STR) return mk_int(e, (int64_t)cp_count(v->u.s.p, v->u.s.n));
+    if (v->kind == XV_STR)
+      return mk_int(e, (int64_t)cp_count(v->u.s.p, v->u.s.n));
     if (v->kind == XV_LIST) return mk_int(e, (int64_t)v->u.l.n);
     if (v->kind == XV_DICT) return mk_int(e, (int64_t)v->u.d.n);
     return fail(e, RATTAN_EINVAL, "len() of a %s", kind_name(v));
@@ -430,7 +457,9 @@ static xv *builtin(ev *e, const char *name, size_t n) {
   return to_str(e, v);
 }
 
-static int is_ws(char c) { return strchr(" \t\n\r\v\f", c) != NULL; }
+static int is_ws(char c) {
+  return strchr(" \t\n\r\v\f", c) != NULL;
+}
 
 /* A method of a str: split, strip, lower, upper, replace, join. */
 static xv *method(ev *e, xv *self, const char *name, size_t n) {
@@ -453,7 +482,8 @@ static xv *method(ev *e, xv *self, const char *name, size_t n) {
       return fail(e, RATTAN_EINVAL, "%.*s() needs str arguments, not %s",
                   (int)n, name, kind_name(args[k]));
   if (IS("lower") || IS("upper")) {
-    if (argc) return fail(e, RATTAN_EINVAL, "%.*s() takes no arguments", (int)n, name);
+    if (argc)
+      return fail(e, RATTAN_EINVAL, "%.*s() takes no arguments", (int)n, name);
     xv *v = mk_str(e, s, len);
     if (!v) return NULL;
     char *p = (char *)v->u.s.p;
@@ -465,24 +495,29 @@ static xv *method(ev *e, xv *self, const char *name, size_t n) {
     return v;
   }
   if (IS("strip")) {
-    if (argc > 1) return fail(e, RATTAN_EINVAL, "strip() takes at most one argument");
+    if (argc > 1)
+      return fail(e, RATTAN_EINVAL, "strip() takes at most one argument");
     size_t a = 0, z = len;
     const xv *chars = argc ? args[0] : NULL;
 #define STRIPPED(c) \
   (chars ? memchr(chars->u.s.p, (c), chars->u.s.n) != NULL : is_ws(c))
-    while (a < z && STRIPPED(s[a])) a++;
-    while (z > a && STRIPPED(s[z - 1])) z--;
+    while (a < z && STRIPPED(s[a]))
+      a++;
+    while (z > a && STRIPPED(s[z - 1]))
+      z--;
 #undef STRIPPED
     return mk_str(e, s + a, z - a);
   }
   if (IS("replace")) {
-    if (argc != 2) return fail(e, RATTAN_EINVAL, "replace() takes two arguments");
+    if (argc != 2)
+      return fail(e, RATTAN_EINVAL, "replace() takes two arguments");
     const xv *old = args[0], *new = args[1];
     buf b = {0};
     size_t k = 0;
     while (k <= len) {
-      const char *hit = old->u.s.n ? memmem(s + k, len - k, old->u.s.p, old->u.s.n)
-                                   : (k < len ? s + k : NULL);
+      const char *hit = old->u.s.n
+                            ? memmem(s + k, len - k, old->u.s.p, old->u.s.n)
+                            : (k < len ? s + k : NULL);
       size_t upto = hit ? (size_t)(hit - s) : len;
       if (buf_append(&b, s + k, upto - k)) goto out_oom;
       if (!hit) break;
@@ -495,7 +530,8 @@ static xv *method(ev *e, xv *self, const char *name, size_t n) {
         k = upto + old->u.s.n;
       } else { /* Python inserts between every character */
         size_t step = 1;
-        while (upto + step < len && ((unsigned char)s[upto + step] & 0xc0) == 0x80)
+        while (upto + step < len &&
+               ((unsigned char)s[upto + step] & 0xc0) == 0x80)
           step++;
         if (buf_append(&b, s + upto, step)) goto out_oom;
         k = upto + step;
@@ -511,7 +547,8 @@ static xv *method(ev *e, xv *self, const char *name, size_t n) {
     return oom(e);
   }
   if (IS("split")) {
-    if (argc > 1) return fail(e, RATTAN_EINVAL, "split() takes at most one argument");
+    if (argc > 1)
+      return fail(e, RATTAN_EINVAL, "split() takes at most one argument");
     if (argc && args[0]->u.s.n == 0)
       return fail(e, RATTAN_EINVAL, "split() with an empty separator");
     /* Count, then fill: no growing. */
@@ -533,10 +570,12 @@ static xv *method(ev *e, xv *self, const char *name, size_t n) {
         }
       } else {
         while (k < len) {
-          while (k < len && is_ws(s[k])) k++;
+          while (k < len && is_ws(s[k]))
+            k++;
           if (k == len) break;
           size_t a = k;
-          while (k < len && !is_ws(s[k])) k++;
+          while (k < len && !is_ws(s[k]))
+            k++;
           if (pass && !(list->u.l.items[made] = mk_str(e, s + a, k - a)))
             return NULL;
           made++;
@@ -601,25 +640,25 @@ static xv *primary(ev *e) {
     if (l) memcpy(l->u.l.items, items, n * sizeof *items);
     return l;
   }
-  if (!is_name_start(c))
-    return fail(e, RATTAN_EINVAL, "unexpected \"%c\"", c);
+  if (!is_name_start(c)) return fail(e, RATTAN_EINVAL, "unexpected \"%c\"", c);
   const char *name = e->p;
-  while (e->p < e->end && is_name_char(*e->p)) e->p++;
+  while (e->p < e->end && is_name_char(*e->p))
+    e->p++;
   size_t n = (size_t)(e->p - name);
 #define NAMED(s) (n == sizeof(s) - 1 && !memcmp(name, s, n))
   if (NAMED("True") || NAMED("False"))
     return e->skip ? &none_value : mk_bool(e, NAMED("True"));
   if (NAMED("None")) return &none_value;
-  static const char *const reserved[] = {"and", "or",  "not", "in",
-                                         "is",  "if",  "else", "lambda",
-                                         "for", "import"};
+  static const char *const reserved[] = {
+      "and", "or", "not", "in", "is", "if", "else", "lambda", "for", "import"};
   for (size_t k = 0; k < sizeof reserved / sizeof reserved[0]; k++)
     if (n == strlen(reserved[k]) && !memcmp(name, reserved[k], n)) {
       e->p = name;
       return fail(e, RATTAN_EINVAL, "unexpected \"%s\"", reserved[k]);
     }
   if (take(e, "(")) {
-    if (NAMED("len") || NAMED("int") || NAMED("str")) return builtin(e, name, n);
+    if (NAMED("len") || NAMED("int") || NAMED("str"))
+      return builtin(e, name, n);
     e->p = name;
     return fail(e, RATTAN_EINVAL, "call of \"%.*s\" is not allowed", (int)n,
                 name);
@@ -691,7 +730,8 @@ static xv *subscript(ev *e, xv *v) {
   if (z < a) z = a;
   if (v->kind == XV_LIST) {
     xv *l = mk_list(e, (size_t)(z - a));
-    if (l) memcpy(l->u.l.items, v->u.l.items + a, (size_t)(z - a) * sizeof(xv *));
+    if (l)
+      memcpy(l->u.l.items, v->u.l.items + a, (size_t)(z - a) * sizeof(xv *));
     return l;
   }
   size_t ba = cp_offset(v->u.s.p, v->u.s.n, (size_t)a);
@@ -700,7 +740,8 @@ static xv *subscript(ev *e, xv *v) {
 }
 
 static xv *postfix(ev *e) {
-  if (++e->depth > MAX_DEPTH) return fail(e, RATTAN_EINVAL, "nested too deeply");
+  if (++e->depth > MAX_DEPTH)
+    return fail(e, RATTAN_EINVAL, "nested too deeply");
   xv *v = primary(e);
   while (v) {
     if (take(e, "[")) {
@@ -708,7 +749,8 @@ static xv *postfix(ev *e) {
     } else if (take(e, ".")) {
       space(e);
       const char *name = e->p;
-      while (e->p < e->end && is_name_char(*e->p)) e->p++;
+      while (e->p < e->end && is_name_char(*e->p))
+        e->p++;
       size_t n = (size_t)(e->p - name);
       if (!n) return fail(e, RATTAN_EINVAL, "expected a method name");
       if (!take(e, "(")) {
@@ -730,8 +772,9 @@ static xv *unary(ev *e) {
     int neg = e->p[-1] == '-';
     xv *v = unary(e);
     if (!v || e->skip) return v;
-    if (!is_num(v)) return fail(e, RATTAN_EINVAL, "bad operand for unary %c: %s",
-                                neg ? '-' : '+', kind_name(v));
+    if (!is_num(v))
+      return fail(e, RATTAN_EINVAL, "bad operand for unary %c: %s",
+                  neg ? '-' : '+', kind_name(v));
     if (v->kind == XV_FLOAT) return mk_float(e, neg ? -v->u.f : v->u.f);
     if (neg && as_int(v) == INT64_MIN)
       return fail(e, RATTAN_EINVAL, "integer overflow");
@@ -767,8 +810,9 @@ static xv *arith(ev *e, char op, xv *a, xv *b) {
     memcpy(v->u.l.items + a->u.l.n, b->u.l.items, b->u.l.n * sizeof(xv *));
     return v;
   }
-  if (op == '*' && ((a->kind == XV_STR && (b->kind == XV_INT || b->kind == XV_BOOL)) ||
-                    (b->kind == XV_STR && (a->kind == XV_INT || a->kind == XV_BOOL)))) {
+  if (op == '*' &&
+      ((a->kind == XV_STR && (b->kind == XV_INT || b->kind == XV_BOOL)) ||
+       (b->kind == XV_STR && (a->kind == XV_INT || a->kind == XV_BOOL)))) {
     const xv *str = a->kind == XV_STR ? a : b;
     int64_t times = as_int(a->kind == XV_STR ? b : a);
     if (times < 0 || str->u.s.n == 0) times = 0; /* no empty copying */
@@ -792,11 +836,21 @@ static xv *arith(ev *e, char op, xv *a, xv *b) {
     if ((op == '/' || op == 'f' || op == '%') && y == 0)
       return fail(e, RATTAN_EINVAL, "division by zero");
     switch (op) {
-      case '+': r = x + y; break;
-      case '-': r = x - y; break;
-      case '*': r = x * y; break;
-      case '/': r = x / y; break;
-      case 'f': r = floor(x / y); break;
+      case '+':
+        r = x + y;
+        break;
+      case '-':
+        r = x - y;
+        break;
+      case '*':
+        r = x * y;
+        break;
+      case '/':
+        r = x / y;
+        break;
+      case 'f':
+        r = floor(x / y);
+        break;
       default:
         r = fmod(x, y);
         if (r != 0 && ((r < 0) != (y < 0))) r += y;
@@ -808,9 +862,15 @@ static xv *arith(ev *e, char op, xv *a, xv *b) {
     return fail(e, RATTAN_EINVAL, "division by zero");
   int over = 0;
   switch (op) {
-    case '+': over = __builtin_add_overflow(x, y, &r); break;
-    case '-': over = __builtin_sub_overflow(x, y, &r); break;
-    case '*': over = __builtin_mul_overflow(x, y, &r); break;
+    case '+':
+      over = __builtin_add_overflow(x, y, &r);
+      break;
+    case '-':
+      over = __builtin_sub_overflow(x, y, &r);
+      break;
+    case '*':
+      over = __builtin_mul_overflow(x, y, &r);
+      break;
     case 'f':
       over = x == INT64_MIN && y == -1;
       r = over ? 0 : floordiv(x, y);
@@ -825,9 +885,11 @@ static xv *arith(ev *e, char op, xv *a, xv *b) {
 static xv *term(ev *e) {
   xv *v = unary(e);
   while (v) {
-    char op = take(e, "*") ? '*' : take(e, "//") ? 'f' : take(e, "/") ? '/'
-              : take(e, "%")                      ? '%'
-                                                  : 0;
+    char op = take(e, "*")    ? '*'
+              : take(e, "//") ? 'f'
+              : take(e, "/")  ? '/'
+              : take(e, "%")  ? '%'
+                              : 0;
     if (!op) break;
     xv *r = unary(e);
     v = r ? arith(e, op, v, r) : NULL;
@@ -871,8 +933,9 @@ static int compare(ev *e, int op, xv *a, xv *b) {
   if (op == C_IN || op == C_NOTIN) {
     int c = contains(b, a);
     if (c < 0) {
-      fail(e, RATTAN_EINVAL, "\"in\" needs a str, list or dict on its right, "
-                             "not a %s",
+      fail(e, RATTAN_EINVAL,
+           "\"in\" needs a str, list or dict on its right, "
+           "not a %s",
            kind_name(b));
       return -1;
     }
@@ -937,7 +1000,8 @@ static xv *logic(ev *e, int is_or) {
 }
 
 static xv *expr(ev *e) {
-  if (++e->depth > MAX_DEPTH) return fail(e, RATTAN_EINVAL, "nested too deeply");
+  if (++e->depth > MAX_DEPTH)
+    return fail(e, RATTAN_EINVAL, "nested too deeply");
   xv *v = logic(e, 1);
   e->depth--;
   return v;
@@ -999,10 +1063,86 @@ xv *xv_from_json(arena *a, const json_t *j) {
       *v = (xv){.kind = XV_STR, .u.s = {p, n}};
       return v;
     }
-    case JSON_INTEGER: *v = (xv){.kind = XV_INT, .u.i = json_integer_value(j)}; return v;
-    case JSON_REAL: *v = (xv){.kind = XV_FLOAT, .u.f = json_real_value(j)}; return v;
+    case JSON_INTEGER:
+      *v = (xv){.kind = XV_INT, .u.i = json_integer_value(j)};
+      return v;
+    case JSON_REAL:
+      *v = (xv){.kind = XV_FLOAT, .u.f = json_real_value(j)};
+      return v;
     case JSON_TRUE:
-    case JSON_FALSE: *v = (xv){.kind = XV_BOOL, .u.b = json_is_true(j)}; return v;
-    default: *v = (xv){.kind = XV_NONE}; return v;
+    case JSON_FALSE:
+      *v = (xv){.kind = XV_BOOL, .u.b = json_is_true(j)};
+      return v;
+    default:
+      *v = (xv){.kind = XV_NONE};
+      return v;
   }
+}
+
+/* The end of the splice starting at p ("${" then no "$", "{", "}" or "#"
+ * up to "}"), or NULL if p does not start one (bamboo's pattern). */
+static const char *splice_end(const char *p, const char *end) {
+  if (end - p < 3 || p[0] != '$' || p[1] != '{') return NULL;
+  const char *q = p + 2;
+  while (q < end && !strchr("${}#", *q))
+    q++;
+  return q < end && *q == '}' && q > p + 2 ? q + 1 : NULL;
+}
+
+int expr_render(const char *text, size_t n, expr_lookup lookup, void *ctx,
+                arena *a, xv **out, errbuf *err) {
+  const char *end = text + n;
+  const char *whole = splice_end(text, end);
+  if (whole == end) {
+    /* One splice and nothing else: a plain name gives its value as is. */
+    const char *b = text + 2, *z = end - 1;
+    while (b < z && *b == ' ')
+      b++;
+    while (z > b && z[-1] == ' ')
+      z--;
+    int plain = z > b && is_name_start(*b);
+    for (const char *q = b; q < z && plain; q++)
+      plain = is_name_char(*q);
+    if (plain && lookup && lookup(ctx, b, (size_t)(z - b), a, out) == 0)
+      return 0;
+  }
+  buf b = {0};
+  int rc = 0;
+  for (const char *p = text; p < end;) {
+    const char *e = splice_end(p, end);
+    if (!e) {
+      if (buf_append(&b, p, 1)) goto out_oom;
+      p++;
+      continue;
+    }
+    xv *v;
+    rc = expr_eval(p + 2, (size_t)(e - p - 3), lookup, ctx, a, &v, err);
+    if (rc == RATTAN_ENOTFOUND) { /* kept as written */
+      if (buf_append(&b, p, (size_t)(e - p))) goto out_oom;
+      rc = 0;
+    } else if (rc) {
+      goto out_free;
+    } else if (xv_str(v, &b)) {
+      goto out_oom;
+    }
+    if (b.len > MAX_STR) {
+      rc = err_set(err, RATTAN_EINVAL, "rendered text longer than %u bytes",
+                   MAX_STR);
+      goto out_free;
+    }
+    p = e;
+  }
+  xv *s = ar_alloc(a, sizeof *s);
+  char *copy = s ? ar_alloc(a, b.len + 1) : NULL;
+  if (!copy) goto out_oom;
+  if (b.len) memcpy(copy, b.data, b.len);
+  *s = (xv){.kind = XV_STR, .u.s = {copy, b.len}};
+  *out = s;
+  buf_free(&b);
+  return 0;
+out_oom:
+  rc = err_set(err, RATTAN_ENOMEM, "rendering: out of memory");
+out_free:
+  buf_free(&b);
+  return rc;
 }

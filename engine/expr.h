@@ -83,6 +83,16 @@ typedef int (*expr_lookup)(void *ctx, const char *name, size_t n, arena *a,
 int expr_eval(const char *src, size_t n, expr_lookup lookup, void *ctx,
               arena *a, xv **out, errbuf *err);
 
+/* Renders n bytes of text holding ${...} splices (bamboo's Template
+ * rules): a text that is exactly one ${name} with a known name gives that
+ * value itself (a list stays a list); otherwise each ${expr} is replaced
+ * by str() of its value and the result is a str. A splice naming an
+ * unknown name stays as it is written, as bamboo leaves it; any other
+ * error (syntax outside the language, types, division by zero) is
+ * returned, naming the splice. */
+int expr_render(const char *text, size_t n, expr_lookup lookup, void *ctx,
+                arena *a, xv **out, errbuf *err);
+
 /* Python's str(v) / repr(v), appended to out; RATTAN_ENOMEM on failure. */
 int xv_str(const xv *v, buf *out);
 int xv_repr(const xv *v, buf *out);

@@ -14,7 +14,9 @@ static int put(buf *out, const char *s, size_t n) {
   return buf_append(out, s, n) ? RATTAN_ENOMEM : 0;
 }
 
-static int puts_(buf *out, const char *s) { return put(out, s, strlen(s)); }
+static int puts_(buf *out, const char *s) {
+  return put(out, s, strlen(s));
+}
 
 /* repr(float): the shortest digits that read back to the same double,
  * written fixed when the exponent is in [-4, 16), else scientific. */
@@ -36,7 +38,8 @@ static int put_float(buf *out, double f) {
   for (; *p && *p != 'e'; p++)
     if (*p != '.') digits[nd++] = *p;
   int exp = atoi(p + 1);
-  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
   char t[64];
   size_t n = 0;
   if (neg) t[n++] = '-';
@@ -44,11 +47,13 @@ static int put_float(buf *out, double f) {
     if (exp < 0) {
       t[n++] = '0';
       t[n++] = '.';
-      for (int k = -1; k > exp; k--) t[n++] = '0';
+      for (int k = -1; k > exp; k--)
+        t[n++] = '0';
       memcpy(t + n, digits, nd);
       n += nd;
     } else {
-      for (int k = 0; k <= exp; k++) t[n++] = (size_t)k < nd ? digits[k] : '0';
+      for (int k = 0; k <= exp; k++)
+        t[n++] = (size_t)k < nd ? digits[k] : '0';
       t[n++] = '.';
       if ((size_t)exp + 1 < nd) {
         memcpy(t + n, digits + exp + 1, nd - (size_t)exp - 1);
@@ -102,12 +107,15 @@ static int put_quoted(buf *out, const char *s, size_t n) {
 static int text(const xv *v, buf *out, int repr) {
   char tmp[32];
   switch (v->kind) {
-    case XV_NONE: return puts_(out, "None");
-    case XV_BOOL: return puts_(out, v->u.b ? "True" : "False");
+    case XV_NONE:
+      return puts_(out, "None");
+    case XV_BOOL:
+      return puts_(out, v->u.b ? "True" : "False");
     case XV_INT:
       snprintf(tmp, sizeof tmp, "%lld", (long long)v->u.i);
       return puts_(out, tmp);
-    case XV_FLOAT: return put_float(out, v->u.f);
+    case XV_FLOAT:
+      return put_float(out, v->u.f);
     case XV_STR:
       return repr ? put_quoted(out, v->u.s.p, v->u.s.n)
                   : put(out, v->u.s.p, v->u.s.n);
@@ -128,5 +136,9 @@ static int text(const xv *v, buf *out, int repr) {
   return 0;
 }
 
-int xv_str(const xv *v, buf *out) { return text(v, out, 0); }
-int xv_repr(const xv *v, buf *out) { return text(v, out, 1); }
+int xv_str(const xv *v, buf *out) {
+  return text(v, out, 0);
+}
+int xv_repr(const xv *v, buf *out) {
+  return text(v, out, 1);
+}

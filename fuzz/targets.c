@@ -86,6 +86,12 @@ int fuzz_expr(const uint8_t *data, size_t size) {
     if (xv_str(v, &b) == 0) xv_repr(v, &b);
     buf_free(&b);
   }
+  if (expr_render((const char *)data, size, fuzz_lookup, ctx, &a, &v, &err) ==
+      0) {
+    buf b = {0};
+    xv_repr(v, &b);
+    buf_free(&b);
+  }
   ar_free(&a);
   return 0;
 }

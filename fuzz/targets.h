@@ -18,8 +18,8 @@ int fuzz_record(const uint8_t *data, size_t size);
  * is compiled again, and survive encoding and decoding. */
 int fuzz_definition(const uint8_t *data, size_t size);
 
-/* An expression over a fixed context: evaluate; a result must print with
- * str() and repr(). */
+/* An expression, then a text with splices, over a fixed context:
+ * evaluate and render; results must print with str() and repr(). */
 int fuzz_expr(const uint8_t *data, size_t size);
 
 #endif
