@@ -1146,3 +1146,11 @@ out_free:
   buf_free(&b);
   return rc;
 }
+
+int expr_json_lookup(void *ctx, const char *name, size_t n, arena *a,
+                     xv **out) {
+  json_t *v = json_object_getn(ctx, name, n);
+  if (!v) return RATTAN_ENOTFOUND;
+  *out = xv_from_json(a, v);
+  return *out ? 0 : RATTAN_ENOMEM;
+}

@@ -102,6 +102,9 @@ int xv_repr(const xv *v, buf *out);
 struct json_t;
 xv *xv_from_json(arena *a, const struct json_t *j);
 
+/* An expr_lookup over a jansson object (ctx): a name is a key of it. */
+int expr_json_lookup(void *ctx, const char *name, size_t n, arena *a, xv **out);
+
 /* Python truthiness. */
 int xv_truthy(const xv *v);
 

@@ -58,18 +58,6 @@ int fuzz_definition(const uint8_t *data, size_t size) {
   return 0;
 }
 
-static int fuzz_lookup(void *ctx, const char *name, size_t n, arena *a,
-                       xv **out) {
-  char key[32];
-  if (n >= sizeof key) return RATTAN_ENOTFOUND;
-  memcpy(key, name, n);
-  key[n] = '\0';
-  json_t *v = json_object_get(ctx, key);
-  if (!v) return RATTAN_ENOTFOUND;
-  *out = xv_from_json(a, v);
-  return *out ? 0 : RATTAN_ENOMEM;
-}
-
 int fuzz_expr(const uint8_t *data, size_t size) {
   static json_t *ctx;
   if (!ctx)
@@ -80,14 +68,14 @@ int fuzz_expr(const uint8_t *data, size_t size) {
   arena a = {0};
   xv *v;
   errbuf err;
-  if (expr_eval((const char *)data, size, fuzz_lookup, ctx, &a, &v, &err) ==
-      0) {
+  if (expr_eval((const char *)data, size, expr_json_lookup, ctx, &a, &v,
+                &err) == 0) {
     buf b = {0};
     if (xv_str(v, &b) == 0) xv_repr(v, &b);
     buf_free(&b);
   }
-  if (expr_render((const char *)data, size, fuzz_lookup, ctx, &a, &v, &err) ==
-      0) {
+  if (expr_render((const char *)data, size, expr_json_lookup, ctx, &a, &v,
+                  &err) == 0) {
     buf b = {0};
     xv_repr(v, &b);
     buf_free(&b);

@@ -13,15 +13,22 @@ static const char context[] =
     "\"list\": [1, 2]}, \"empty\": \"\", \"flag\": true, \"nothing\": null, "
     "\"uni\": \"héllo\"}";
 
-static int lookup(void *ctx, const char *name, size_t n, arena *a, xv **out) {
-  char key[64];
-  if (n >= sizeof key) return RATTAN_ENOTFOUND;
-  memcpy(key, name, n);
-  key[n] = '\0';
-  json_t *v = json_object_get(ctx, key);
-  if (!v) return RATTAN_ENOTFOUND;
-  *out = xv_from_json(a, v);
-  return *out ? 0 : RATTAN_ENOMEM;
+/* A result against the expected repr() ("ERR": an error naming the
+ * expression). */
+static void check(const char *src, int rc, const xv *v, const errbuf *err,
+                  const char *want) {
+  if (!strcmp(want, "ERR")) {
+    if (rc == 0) TEST_FAIL_("%s: expected an error", src);
+    ASSERT_CONTAINS(err->msg, "expression \"");
+    return;
+  }
+  if (rc) TEST_FAIL_("%s: %s", src, err->msg);
+  buf b = {0};
+  ASSERT_OK(xv_repr(v, &b), "repr");
+  ASSERT_OK(buf_append(&b, "", 1), "nul");
+  if (strcmp((char *)b.data, want))
+    TEST_FAIL_("%s: got %s, want %s", src, (char *)b.data, want);
+  buf_free(&b);
 }
 
 void test_expr_python_semantics(void) {
@@ -136,22 +143,9 @@ void test_expr_python_semantics(void) {
     arena a = {0};
     xv *v;
     errbuf err = {0};
-    int rc = expr_eval(cases[i].src, strlen(cases[i].src), lookup, ctx, &a, &v,
-                       &err);
-    if (!strcmp(cases[i].want, "ERR")) {
-      if (rc == 0) TEST_FAIL_("%s: expected an error", cases[i].src);
-      ASSERT_CONTAINS(err.msg, "expression \"");
-      ASSERT_CONTAINS(err.msg, ": at byte ");
-    } else {
-      if (rc) TEST_FAIL_("%s: %s", cases[i].src, err.msg);
-      buf b = {0};
-      ASSERT_OK(xv_repr(v, &b), "repr");
-      ASSERT_OK(buf_append(&b, "", 1), "nul");
-      if (strcmp((char *)b.data, cases[i].want))
-        TEST_FAIL_("%s: got %s, python gives %s", cases[i].src, (char *)b.data,
-                   cases[i].want);
-      buf_free(&b);
-    }
+    int rc = expr_eval(cases[i].src, strlen(cases[i].src), expr_json_lookup,
+                       ctx, &a, &v, &err);
+    check(cases[i].src, rc, v, &err, cases[i].want);
     ar_free(&a);
   }
   json_decref(ctx);
@@ -185,8 +179,8 @@ void test_expr_errors(void) {
     arena a = {0};
     xv *v;
     errbuf err = {0};
-    ASSERT_ERR(expr_eval(cases[i].src, strlen(cases[i].src), lookup, ctx, &a,
-                         &v, &err),
+    ASSERT_ERR(expr_eval(cases[i].src, strlen(cases[i].src), expr_json_lookup,
+                         ctx, &a, &v, &err),
                cases[i].code);
     ASSERT_CONTAINS(err.msg, cases[i].msg);
     ar_free(&a);
@@ -200,7 +194,7 @@ void test_expr_errors(void) {
   arena a = {0};
   xv *v;
   errbuf err = {0};
-  ASSERT_ERR(expr_eval(deep, strlen(deep), lookup, ctx, &a, &v, &err),
+  ASSERT_ERR(expr_eval(deep, strlen(deep), expr_json_lookup, ctx, &a, &v, &err),
              RATTAN_EINVAL);
   ASSERT_CONTAINS(err.msg, "nested too deeply");
   ar_free(&a);
@@ -217,7 +211,8 @@ void test_expr_short_circuit(void) {
     arena a = {0};
     xv *v;
     errbuf err = {0};
-    int rc = expr_eval(ok[i], strlen(ok[i]), lookup, ctx, &a, &v, &err);
+    int rc =
+        expr_eval(ok[i], strlen(ok[i]), expr_json_lookup, ctx, &a, &v, &err);
     if (i == 3)
       ASSERT_ERR(rc, RATTAN_EINVAL); /* a call outside the list is refused
                                         even where it would not run */
@@ -255,21 +250,9 @@ void test_expr_render(void) {
     arena a = {0};
     xv *v;
     errbuf err = {0};
-    int rc = expr_render(cases[i].text, strlen(cases[i].text), lookup, ctx, &a,
-                         &v, &err);
-    if (!strcmp(cases[i].want, "ERR")) {
-      if (rc == 0) TEST_FAIL_("%s: expected an error", cases[i].text);
-      ASSERT_CONTAINS(err.msg, "expression \"");
-    } else {
-      if (rc) TEST_FAIL_("%s: %s", cases[i].text, err.msg);
-      buf b = {0};
-      ASSERT_OK(xv_repr(v, &b), "repr");
-      ASSERT_OK(buf_append(&b, "", 1), "nul");
-      if (strcmp((char *)b.data, cases[i].want))
-        TEST_FAIL_("%s: got %s, want %s", cases[i].text, (char *)b.data,
-                   cases[i].want);
-      buf_free(&b);
-    }
+    int rc = expr_render(cases[i].text, strlen(cases[i].text), expr_json_lookup,
+                         ctx, &a, &v, &err);
+    check(cases[i].text, rc, v, &err, cases[i].want);
     ar_free(&a);
   }
   json_decref(ctx);
