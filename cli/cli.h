@@ -18,13 +18,31 @@ typedef struct cli {
  * the reason and returns -1 on failure. */
 int read_file(const char *path, char **out, size_t *len);
 
+/* Parses argv[1..]: npos positional arguments into pos (what names them
+ * when missing) and "--"names[i] VALUE options into vals[i]; --help
+ * prints usage and exits. Returns -1 after printing usage on a mistake. */
+int cli_args(int argc, char **argv, const char *usage, const char *const *names,
+             const char **vals, int n, const char **pos, int npos,
+             const char *what);
+
 /* Opens the engine on cli->db; prints the reason on failure. */
 rattan_engine *cli_open(const cli *c);
 
 /* True if argv[i] is "--help" or "-h". */
 int is_help(const char *arg);
 
+/* Creates a task from the definition in file; prints problems and errors
+ * to stderr and returns -1 on failure. */
+int cli_create(rattan_engine *e, const char *file, const char *id,
+               const char *name, const char *template_id,
+               char out[RATTAN_ID_MAX + 1]);
+
 int cmd_validate(const cli *c, int argc, char **argv);
 int cmd_create(const cli *c, int argc, char **argv);
+int cmd_start(const cli *c, int argc, char **argv);
+int cmd_run(const cli *c, int argc, char **argv);
+int cmd_drive(const cli *c, int argc, char **argv);
+int cmd_operate(const cli *c, int argc, char **argv);
+int cmd_node(const cli *c, int argc, char **argv);
 
 #endif

@@ -26,46 +26,21 @@ static void print_problem(void *ctx, const char *path, const char *reason) {
   fprintf(ctx, "%s: %s\n", path, reason);
 }
 
-/* Parses "FILE [--opt VALUE]...": names[i] gets the value of "--"names[i].
- * Returns the file or NULL after printing usage. */
-static const char *parse_args(int argc, char **argv, const char *usage,
-                              const char *const *names, const char **vals,
-                              int n) {
+/* FILE [--opt VALUE]...: the file, or NULL after printing usage. */
+static const char *file_arg(int argc, char **argv, const char *usage,
+                            const char *const *names, const char **vals,
+                            int n) {
   const char *file = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (is_help(argv[i])) {
-      fputs(usage, stdout);
-      exit(EXIT_DONE);
-    }
-    int k = 0;
-    for (; k < n; k++)
-      if (argv[i][0] == '-' && argv[i][1] == '-' &&
-          !strcmp(argv[i] + 2, names[k]))
-        break;
-    if (k < n && i + 1 < argc) {
-      vals[k] = argv[++i];
-    } else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
-      fprintf(stderr, "rattan %s: unknown option \"%s\"\n%s", argv[0], argv[i],
-              usage);
-      return NULL;
-    } else if (!file) {
-      file = argv[i];
-    } else {
-      fprintf(stderr, "rattan %s: unexpected argument \"%s\"\n%s", argv[0],
-              argv[i], usage);
-      return NULL;
-    }
-  }
-  if (!file)
-    fprintf(stderr, "rattan %s: TREE.json is required\n%s", argv[0], usage);
-  return file;
+  return cli_args(argc, argv, usage, names, vals, n, &file, 1, "TREE.json")
+             ? NULL
+             : file;
 }
 
 int cmd_validate(const cli *c, int argc, char **argv) {
   (void)c;
   static const char *const names[] = {"template"};
   const char *vals[1] = {NULL};
-  const char *file = parse_args(argc, argv, validate_usage, names, vals, 1);
+  const char *file = file_arg(argc, argv, validate_usage, names, vals, 1);
   if (!file) return EXIT_USAGE;
   char *text;
   size_t len;
@@ -81,31 +56,34 @@ int cmd_validate(const cli *c, int argc, char **argv) {
   return EXIT_REFUSED;
 }
 
+int cli_create(rattan_engine *e, const char *file, const char *id,
+               const char *name, const char *template_id,
+               char out[RATTAN_ID_MAX + 1]) {
+  char *text;
+  size_t len;
+  if (read_file(file, &text, &len)) return -1;
+  rattan_task_options o = {.id = id,
+                           .name = name,
+                           .template_id = template_id,
+                           .on_problem = print_problem,
+                           .ctx = stderr};
+  int rc = rattan_task_create(e, text, len, &o, out);
+  free(text);
+  if (rc && rc != RATTAN_EDEF)
+    fprintf(stderr, "rattan: %s\n", rattan_errmsg(e));
+  return rc ? -1 : 0;
+}
+
 int cmd_create(const cli *c, int argc, char **argv) {
   static const char *const names[] = {"id", "name", "template"};
   const char *vals[3] = {NULL, NULL, NULL};
-  const char *file = parse_args(argc, argv, create_usage, names, vals, 3);
+  const char *file = file_arg(argc, argv, create_usage, names, vals, 3);
   if (!file) return EXIT_USAGE;
-  char *text;
-  size_t len;
-  if (read_file(file, &text, &len)) return EXIT_REFUSED;
   rattan_engine *e = cli_open(c);
-  if (!e) {
-    free(text);
-    return EXIT_REFUSED;
-  }
-  rattan_task_options o = {.id = vals[0],
-                           .name = vals[1],
-                           .template_id = vals[2],
-                           .on_problem = print_problem,
-                           .ctx = stderr};
+  if (!e) return EXIT_REFUSED;
   char id[RATTAN_ID_MAX + 1];
-  int rc = rattan_task_create(e, text, len, &o, id);
-  free(text);
-  if (rc == RATTAN_OK)
-    puts(id);
-  else if (rc != RATTAN_EDEF)
-    fprintf(stderr, "rattan create: %s\n", rattan_errmsg(e));
+  int rc = cli_create(e, file, vals[0], vals[1], vals[2], id);
+  if (rc == 0) puts(id);
   rattan_close(e);
-  return rc == RATTAN_OK ? EXIT_DONE : EXIT_REFUSED;
+  return rc ? EXIT_REFUSED : EXIT_DONE;
 }

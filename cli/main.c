@@ -18,6 +18,12 @@ static const char usage[] =
     "  version                 print the library version\n"
     "  validate TREE.json      check a pipeline definition\n"
     "  create TREE.json        create a task from it; prints the task id\n"
+    "  start TASK              start a created task\n"
+    "  run TREE.json           create, start and drive a task; prints its id\n"
+    "  drive TASK              run a task until nothing can move; prints its\n"
+    "                          state\n"
+    "  operate TASK ACTION     start, pause, resume or revoke a task\n"
+    "  node TASK NODE ACTION   retry, skip, callback, ... one node\n"
     "  help                    this text (also --help)\n"
     "\n"
     "options:\n"
@@ -62,6 +68,41 @@ int read_file(const char *path, char **out, size_t *len) {
   }
   *out = b;
   *len = n;
+  return 0;
+}
+
+int cli_args(int argc, char **argv, const char *help, const char *const *names,
+             const char **vals, int n, const char **pos, int npos,
+             const char *what) {
+  int got = 0;
+  for (int i = 1; i < argc; i++) {
+    if (is_help(argv[i])) {
+      fputs(help, stdout);
+      exit(EXIT_DONE);
+    }
+    int k = 0;
+    for (; k < n; k++)
+      if (argv[i][0] == '-' && argv[i][1] == '-' &&
+          !strcmp(argv[i] + 2, names[k]))
+        break;
+    if (k < n && i + 1 < argc) {
+      vals[k] = argv[++i];
+    } else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
+      fprintf(stderr, "rattan %s: unknown option \"%s\"\n%s", argv[0], argv[i],
+              help);
+      return -1;
+    } else if (got < npos) {
+      pos[got++] = argv[i];
+    } else {
+      fprintf(stderr, "rattan %s: unexpected argument \"%s\"\n%s", argv[0],
+              argv[i], help);
+      return -1;
+    }
+  }
+  if (got < npos) {
+    fprintf(stderr, "rattan %s: %s is required\n%s", argv[0], what, help);
+    return -1;
+  }
   return 0;
 }
 
@@ -190,6 +231,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "validate")) return cmd_validate(&c, argc, argv);
   if (!strcmp(cmd, "create")) return cmd_create(&c, argc, argv);
+  if (!strcmp(cmd, "start")) return cmd_start(&c, argc, argv);
+  if (!strcmp(cmd, "run")) return cmd_run(&c, argc, argv);
+  if (!strcmp(cmd, "drive")) return cmd_drive(&c, argc, argv);
+  if (!strcmp(cmd, "operate")) return cmd_operate(&c, argc, argv);
+  if (!strcmp(cmd, "node")) return cmd_node(&c, argc, argv);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return EXIT_DONE;

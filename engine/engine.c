@@ -1,5 +1,5 @@
 /* Engine lifetime and the write wrapper (see engine.h). */
-#include "engine_int.h"
+#include "run_int.h"
 
 #define DEFAULT_RERUN_LIMIT 100
 
@@ -15,9 +15,13 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   e->seed = cfg->has_seed ? cfg->seed : eng_random_seed();
   int rc = st_open(&e->st, dir, &cfg->store, err);
   if (rc) goto out_free_engine;
+  if ((rc = eng_register_builtins(e, err))) goto out_close_store;
   *out = e;
   return 0;
 
+out_close_store:
+  comp_free_all(e);
+  st_close(e->st);
 out_free_engine:
   rt_free(e);
   return rc;
@@ -25,6 +29,8 @@ out_free_engine:
 
 void eng_close(eng *e) {
   if (!e) return;
+  run_def_cache_free(e);
+  comp_free_all(e);
   st_close(e->st);
   rt_free(e);
 }

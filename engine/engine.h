@@ -154,9 +154,74 @@ void eng_problems_each(const eng_problems *p,
 int eng_validate(const char *json, size_t len, const char *template_id,
                  eng_problems *problems);
 
+/* The task's record; RATTAN_ENOTFOUND (with a message) if none. */
+int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err);
+
 /* The task's definition as bamboo pipeline_tree JSON text, allocated with
  * rt_malloc (the caller frees it); *len is its length. */
 int eng_task_definition(eng *e, const char *task, char **json, size_t *len,
                         errbuf *err);
+
+/* ---- Running ---------------------------------------------------------------
+ * runner.c drives processes (rattan_drive), ops.c applies operator
+ * actions, call.c holds the components. */
+
+typedef struct eng_drive_result {
+  unsigned steps;
+  int64_t next_due; /* ST_NO_TIME when nothing waits on a time */
+  int more;         /* the budget ran out with work left */
+} eng_drive_result;
+
+/* See rattan_drive. */
+int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *r,
+              errbuf *err);
+
+enum eng_op_kind {
+  OP_START,
+  OP_PAUSE,
+  OP_RESUME,
+  OP_REVOKE,
+  OP_RETRY,
+  OP_SKIP,
+  OP_SKIP_EXG,
+  OP_SKIP_CPG,
+  OP_NODE_PAUSE,
+  OP_NODE_RESUME,
+  OP_SUB_PAUSE,
+  OP_SUB_RESUME,
+  OP_SUB_RETRY,
+  OP_FORCED_FAIL,
+  OP_CALLBACK
+};
+
+typedef struct eng_op {
+  int kind; /* enum eng_op_kind */
+  const char *task;
+  const char *node;
+  const char *text;    /* retry inputs, ex_data, the skip_exg flow, callback
+                          data */
+  const char *version; /* callback: the node's version, or NULL */
+  const char *const *flows; /* skip_cpg */
+  size_t n_flows;
+} eng_op;
+
+/* See the operations of rattan.h; one write transaction. */
+int eng_operate(eng *e, const eng_op *op, errbuf *err);
+
+/* Registers (or replaces) a component; the struct and code are copied. */
+int eng_component_register(eng *e, const rattan_component *c, errbuf *err);
+/* Registers the built-in components (eng_open does). */
+int eng_register_builtins(eng *e, errbuf *err);
+
+/* Reading: the node's record, its execution data (hist < 0) or that of
+ * history entry hist, as JSON text from rt_malloc. */
+int eng_node_get(eng *e, const char *task, const char *node, st_state *s,
+                 errbuf *err);
+int eng_node_data(eng *e, const char *task, const char *node, int64_t hist,
+                  char **json, size_t *len, errbuf *err);
+int eng_node_history(eng *e, const char *task, const char *node, uint32_t i,
+                     st_state *s, errbuf *err);
+int eng_node_history_count(eng *e, const char *task, const char *node,
+                           uint32_t *n, errbuf *err);
 
 #endif

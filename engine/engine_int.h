@@ -13,6 +13,13 @@ struct eng {
   uint64_t seed;
   uint64_t rng_pos; /* unseeded: versions drawn in committed writes
                        (a seeded position lives in the store) */
+  struct def_slot {
+    char task[ST_ID_MAX + 1]; /* "" when free */
+    st_def d;
+  } defs[8];          /* decoded definitions, reused round robin */
+  unsigned def_next;  /* the slot to reuse next */
+  struct comp *comps; /* registered components */
+  size_t n_comps;
 };
 
 struct eng_txn {

@@ -133,3 +133,14 @@ int eng_task_definition(eng *e, const char *task, char **json, size_t *len,
   *len = strlen(s);
   return 0;
 }
+
+int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err) {
+  st_txn *t;
+  int rc = st_read_begin(eng_store(e), &t, err);
+  if (rc) return rc;
+  rc = st_task_get(t, task, out, err);
+  st_read_end(t);
+  if (rc == RATTAN_ENOTFOUND)
+    return err_set(err, rc, "task %s: no such task", task);
+  return rc;
+}

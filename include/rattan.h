@@ -266,6 +266,193 @@ RATTAN_EXTERN int rattan_task_create(rattan_engine *e, const char *json,
 RATTAN_EXTERN int rattan_task_definition(rattan_engine *e, const char *task,
                                          char **json, size_t *len);
 
+/* ---- Running tasks -------------------------------------------------------
+ * A started task is a set of processes (one per parallel branch, as in
+ * bamboo) that rattan_drive() pushes from node to node. rattan has no
+ * thread of its own: the host calls rattan_drive() again when it returns
+ * a due time, after an operation, or after a callback. Each state change
+ * is one write transaction together with its journal entry, so closing
+ * the engine (or crashing) at any point and driving again continues where
+ * it stopped. A component's execute or schedule step may run again after
+ * a crash that interrupted it before its result was stored (at least
+ * once); nothing stored is ever applied twice. */
+
+#define RATTAN_NO_TIME INT64_MIN /* an unset time */
+
+/* How a service activity finishes after execute succeeded. */
+typedef enum rattan_schedule_type {
+  RATTAN_SCHEDULE_NONE = 0,          /* finished by execute */
+  RATTAN_SCHEDULE_POLL = 1,          /* schedule runs every interval */
+  RATTAN_SCHEDULE_CALLBACK = 2,      /* schedule runs once, on a callback */
+  RATTAN_SCHEDULE_MULTI_CALLBACK = 3 /* schedule runs on each callback */
+} rattan_schedule_type;
+
+/* One invocation of a component; valid only during the callback. */
+typedef struct rattan_call rattan_call;
+
+/* A component's execute or schedule function. Return 0 for success,
+ * non-zero for failure (after rattan_call_fail to give the reason). It
+ * must not block: long work finishes through polls or callbacks. It may
+ * call other rattan functions on the engine, except rattan_drive. */
+typedef int (*rattan_component_fn)(rattan_call *call, void *ctx);
+
+typedef struct rattan_component {
+  const char *code; /* the activity's component.code */
+  rattan_schedule_type schedule;
+  int64_t interval_us;             /* POLL: time between schedule runs */
+  rattan_component_fn execute;     /* required */
+  rattan_component_fn schedule_fn; /* required unless schedule is NONE */
+  void *ctx;                       /* passed to both; must outlive the engine */
+} rattan_component;
+
+/* Registers (or replaces) the component for c->code on this engine. The
+ * struct and code are copied. Built-ins registered by rattan_open: noop,
+ * fail, sleep_timer, pause (alias pause_node) and shell (README lists
+ * their inputs and outputs). An activity whose code has no component
+ * fails when it runs, naming the code. */
+RATTAN_EXTERN int rattan_component_register(rattan_engine *e,
+                                            const rattan_component *c);
+
+/* The task, node and attempt the call is for. Strings are owned by the
+ * call. */
+RATTAN_EXTERN const char *rattan_call_task(const rattan_call *c);
+RATTAN_EXTERN const char *rattan_call_node(const rattan_call *c);
+RATTAN_EXTERN unsigned rattan_call_loop(const rattan_call *c);
+/* Schedule runs so far, this one included (0 in execute). */
+RATTAN_EXTERN unsigned rattan_call_times(const rattan_call *c);
+RATTAN_EXTERN int64_t rattan_call_now(const rattan_call *c);
+
+/* The rendered value of input key as compact JSON text, or NULL when the
+ * input is absent. _loop and _inner_loop are inputs too. */
+RATTAN_EXTERN const char *rattan_call_input(rattan_call *c, const char *key);
+/* The input as a string: a JSON string's text, or the JSON text of any
+ * other value; NULL when absent. */
+RATTAN_EXTERN const char *rattan_call_input_text(rattan_call *c,
+                                                 const char *key);
+/* An output stored by an earlier step of this attempt (or this one), as
+ * JSON text, or NULL. */
+RATTAN_EXTERN const char *rattan_call_output(rattan_call *c, const char *key);
+/* The data of the callback that triggered this schedule run, as JSON
+ * text; NULL outside callback schedules. */
+RATTAN_EXTERN const char *rattan_call_callback_data(const rattan_call *c);
+
+/* Sets output key to a JSON value (RATTAN_EINVAL if json does not parse),
+ * a string, or an integer. Outputs go to the node's execution data and,
+ * through source_act / source_key mappings, into the context. */
+RATTAN_EXTERN int rattan_call_set_output(rattan_call *c, const char *key,
+                                         const char *json);
+RATTAN_EXTERN int rattan_call_set_output_text(rattan_call *c, const char *key,
+                                              const char *text);
+RATTAN_EXTERN int rattan_call_set_output_int(rattan_call *c, const char *key,
+                                             int64_t v);
+/* Records why the call fails (the node's ex_data); return non-zero after. */
+RATTAN_EXTERN void rattan_call_fail(rattan_call *c, const char *ex_data);
+/* POLL and MULTI_CALLBACK: the schedule is done, the node finishes. */
+RATTAN_EXTERN void rattan_call_finish_schedule(rattan_call *c);
+/* POLL: the next schedule run is due after us instead of the interval. */
+RATTAN_EXTERN void rattan_call_poll_after(rattan_call *c, int64_t us);
+
+typedef struct rattan_drive_result {
+  unsigned steps; /* steps taken by this call */
+  /* The earliest time a waiting poll or timeout is due, RATTAN_NO_TIME if
+   * none: call rattan_drive again then. */
+  int64_t next_due_us;
+  /* Non-zero when the budget ran out with work left: call again now. */
+  int more;
+} rattan_drive_result;
+
+/* Advances every runnable process of task (of every task when NULL),
+ * runs due polls and pending callbacks, until nothing can move or budget
+ * steps were taken (0: no limit). With a virtual clock, when everything
+ * waits on a due time, the clock jumps to it. A failing node is not an
+ * error: it stops its branch until an operator acts. An error returned is
+ * a store or memory failure; what was committed before it stays. */
+RATTAN_EXTERN int rattan_drive(rattan_engine *e, const char *task,
+                               unsigned budget, rattan_drive_result *r);
+
+/* ---- Operations ----------------------------------------------------------
+ * Each is one write transaction that journals what it changed, checked
+ * against the state table; a refused operation returns RATTAN_ESTATE (or
+ * RATTAN_EINVAL for a node or flow the task does not have) with a message
+ * naming the node and the states, and changes nothing. None runs
+ * anything: call rattan_drive afterwards. */
+
+RATTAN_EXTERN int rattan_task_start(rattan_engine *e, const char *task);
+RATTAN_EXTERN int rattan_task_pause(rattan_engine *e, const char *task);
+RATTAN_EXTERN int rattan_task_resume(rattan_engine *e, const char *task);
+RATTAN_EXTERN int rattan_task_revoke(rattan_engine *e, const char *task);
+
+/* A FAILED retryable node runs again. inputs (NULL: keep) is a JSON object
+ * that replaces the node's inputs, rendered like the definition's. */
+RATTAN_EXTERN int rattan_node_retry(rattan_engine *e, const char *task,
+                                    const char *node, const char *inputs);
+/* A FAILED skippable activity (or start event) finishes as skipped. */
+RATTAN_EXTERN int rattan_node_skip(rattan_engine *e, const char *task,
+                                   const char *node);
+/* A FAILED exclusive gateway finishes, continuing on flow flow_id. */
+RATTAN_EXTERN int rattan_node_skip_exg(rattan_engine *e, const char *task,
+                                       const char *node, const char *flow_id);
+/* A FAILED conditional parallel gateway finishes, forking flow_ids. */
+RATTAN_EXTERN int rattan_node_skip_cpg(rattan_engine *e, const char *task,
+                                       const char *node,
+                                       const char *const *flow_ids, size_t n);
+/* Appointments: a paused node suspends its branch when reached. */
+RATTAN_EXTERN int rattan_node_pause(rattan_engine *e, const char *task,
+                                    const char *node);
+RATTAN_EXTERN int rattan_node_resume(rattan_engine *e, const char *task,
+                                     const char *node);
+RATTAN_EXTERN int rattan_subprocess_pause(rattan_engine *e, const char *task,
+                                          const char *node);
+RATTAN_EXTERN int rattan_subprocess_resume(rattan_engine *e, const char *task,
+                                           const char *node);
+RATTAN_EXTERN int rattan_subprocess_retry(rattan_engine *e, const char *task,
+                                          const char *node);
+/* A RUNNING activity fails now with ex_data (may be NULL). */
+RATTAN_EXTERN int rattan_node_forced_fail(rattan_engine *e, const char *task,
+                                          const char *node,
+                                          const char *ex_data);
+/* Delivers a callback to an activity waiting on one. data is JSON text
+ * (NULL: null); version, when not NULL, must be the node's version
+ * (RATTAN_EVERSION otherwise). */
+RATTAN_EXTERN int rattan_node_callback(rattan_engine *e, const char *task,
+                                       const char *node, const char *data,
+                                       const char *version);
+
+/* ---- Reading node state -------------------------------------------------- */
+
+typedef struct rattan_node_info {
+  rattan_state state;
+  unsigned loop, inner_loop, retry;
+  int skip, error_ignored;
+  char version[34]; /* "v" + 32 hex */
+  char root_id[RATTAN_ID_MAX + 1];
+  char parent_id[RATTAN_ID_MAX + 1];
+  int64_t created_us, started_us, archived_us; /* or RATTAN_NO_TIME */
+} rattan_node_info;
+
+/* The node's state record (node may also be the root pipeline's or a
+ * subprocess's id). RATTAN_ENOTFOUND when the node never started
+ * (state CREATED). */
+RATTAN_EXTERN int rattan_node_get(rattan_engine *e, const char *task,
+                                  const char *node, rattan_node_info *out);
+/* The node's execution data as JSON text {"inputs": {...}, "outputs":
+ * {...}, "ex_data": ...}; the caller frees *json with rattan_free.
+ * RATTAN_ENOTFOUND when there is none. */
+RATTAN_EXTERN int rattan_node_data(rattan_engine *e, const char *task,
+                                   const char *node, char **json, size_t *len);
+/* The number of earlier attempts kept for the node (retry, skip,
+ * re-entry), and attempt i (0 = oldest): its record and, when json is not
+ * NULL, its execution data as rattan_node_data gives it. */
+RATTAN_EXTERN int rattan_node_history_count(rattan_engine *e, const char *task,
+                                            const char *node, unsigned *n);
+RATTAN_EXTERN int rattan_node_history(rattan_engine *e, const char *task,
+                                      const char *node, unsigned i,
+                                      rattan_node_info *out, char **json,
+                                      size_t *len);
+/* The task's state: its root pipeline's (CREATED before start). */
+RATTAN_EXTERN int rattan_task_state(rattan_engine *e, const char *task,
+                                    rattan_state *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,8 +21,8 @@
 #define DEFAULT_MAP_SIZE_MAX ((size_t)256 << 30)
 
 static const char *const db_names[ST_DB_COUNT] = {
-    "meta", "tasks",     "definitions", "states",
-    "data", "histories", "schedules",   "journal"};
+    "meta",      "tasks",     "definitions", "states", "data",
+    "histories", "schedules", "journal",     "procs",  "runq"};
 
 struct st_txn {
   st_store *store;
@@ -301,6 +301,15 @@ int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
 
 int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
   return put(t, db, key, val, MDB_NOOVERWRITE, err);
+}
+
+int st_del(st_txn *t, int db, st_slice key, errbuf *err) {
+  if (t->failed)
+    return err_set(err, RATTAN_EBADTXN, "store: transaction already failed");
+  MDB_val k = val_of(key);
+  int rc = mdb_del(t->txn, t->store->dbi[db], &k, NULL);
+  if (rc == MDB_NOTFOUND) return 0;
+  return rc ? write_failed(t, rc, db, "delete", err) : 0;
 }
 
 int st_each(st_txn *t, int db, st_slice prefix, st_each_fn fn, void *ctx,

@@ -164,7 +164,20 @@ int st_history_add(st_txn *t, const char *task, const char *node,
   skey k;
   key_ids(&k, task, node, NULL);
   key_be(&k, n, 4);
-  return put_state(t, ST_DB_HISTORIES, &k, r, err);
+  if ((rc = put_state(t, ST_DB_HISTORIES, &k, r, err))) return rc;
+  st_slice data;
+  rc = st_data_get(t, task, node, ST_DATA_EXEC, 0, &data, err);
+  if (rc == RATTAN_ENOTFOUND) return 0;
+  if (rc) return rc;
+  /* A value read in a write txn may move with the next put: copy it. */
+  buf *b = st_scratch(t);
+  size_t at = b->len;
+  if (buf_append(b, data.ptr, data.len))
+    return err_set(err, RATTAN_ENOMEM, "history: out of memory");
+  rc = st_data_put(t, task, node, ST_DATA_HISTORY, n,
+                   (st_slice){b->data + at, data.len}, err);
+  b->len = at;
+  return rc;
 }
 
 int st_history_get(st_txn *t, const char *task, const char *node, uint32_t i,

@@ -43,10 +43,12 @@ enum st_db {
   ST_DB_TASKS,     /* task -> task record */
   ST_DB_DEFS,      /* task -> compiled definition */
   ST_DB_STATES,    /* task \0 node -> st_state */
-  ST_DB_DATA,      /* task \0 node -> execution data (unused yet) */
+  ST_DB_DATA,      /* task \0 node \0 tag [be32] -> JSON text (st_data_*) */
   ST_DB_HISTORIES, /* task \0 node \0 be32 index -> st_state */
-  ST_DB_SCHEDULES, /* due-time index of polls (unused yet) */
+  ST_DB_SCHEDULES, /* task \0 node -> st_sched */
   ST_DB_JOURNAL,   /* task \0 be64 seq -> CBOR event */
+  ST_DB_PROCS,     /* task \0 be32 pid -> st_proc, live processes only */
+  ST_DB_RUNQ,      /* task \0 be32 pid -> "": the runnable processes */
   ST_DB_COUNT
 };
 
@@ -99,6 +101,9 @@ int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
 /* Like st_put, but an existing key is an error (RATTAN_EEXIST). */
 int st_insert(st_txn *t, int db, st_slice key, st_slice val, errbuf *err);
 
+/* Deletes key; an absent key is not an error. */
+int st_del(st_txn *t, int db, st_slice key, errbuf *err);
+
 /* Calls fn for each record of db whose key starts with prefix (all
  * records for an empty prefix), in key order. fn returning non-zero stops
  * the walk and that value is returned. */
@@ -139,7 +144,8 @@ int st_state_get(st_txn *t, const char *task, const char *node, st_state *r,
 int st_state_put(st_txn *t, const char *task, const char *node,
                  const st_state *r, errbuf *err);
 
-/* Appends r as the next history entry of the node (an earlier attempt). */
+/* Appends r as the next history entry of the node (an earlier attempt)
+ * and copies the node's execution data (if any) to the entry's index. */
 int st_history_add(st_txn *t, const char *task, const char *node,
                    const st_state *r, errbuf *err);
 /* The number of history entries of the node, and entry i (0 = oldest). */
@@ -195,6 +201,89 @@ int st_task_seq(st_txn *t, uint64_t *next, errbuf *err);
 int st_def_put(st_txn *t, const char *task, const st_def *d, errbuf *err);
 /* Decodes the task's definition into *d (free with st_def_free). */
 int st_def_get(st_txn *t, const char *task, st_def *d, errbuf *err);
+
+/* ---- Run state: processes, the run queue, schedules, data ---------------
+ * What the runner needs to continue after a restart. Processes are
+ * bamboo's threads of control (one per parallel branch); only live ones
+ * are stored. */
+
+#define ST_STACK_MAX 18 /* pipelines on a process's stack: root + 16 + 1 */
+
+enum st_proc_status {
+  ST_PROC_RUN,     /* runnable: its current node is to be pushed */
+  ST_PROC_SLEEP,   /* waits on a schedule, an operator, or its children */
+  ST_PROC_SUSPEND, /* stopped by a paused pipeline or node (suspended_by) */
+};
+
+typedef struct st_proc {
+  uint32_t id;       /* 1, 2, ... within the task */
+  uint32_t parent;   /* 0 for the task's first process */
+  uint32_t need_ack; /* children still to arrive at the converge gateway */
+  uint32_t cur;      /* current node index */
+  uint32_t dest;     /* children: the converge gateway, else ST_NONE */
+  uint8_t status;    /* enum st_proc_status */
+  uint8_t inflight;  /* the current activity ran; its result is not stored */
+  uint8_t depth;     /* pipelines on the stack */
+  uint32_t stack[ST_STACK_MAX]; /* pipeline indices, root first */
+  char suspended_by[ST_ID_MAX + 1];
+} st_proc;
+
+int st_proc_get(st_txn *t, const char *task, uint32_t id, st_proc *p,
+                errbuf *err);
+/* Stores p and keeps the run queue in step with p->status. */
+int st_proc_put(st_txn *t, const char *task, const st_proc *p, errbuf *err);
+int st_proc_del(st_txn *t, const char *task, uint32_t id, errbuf *err);
+/* Calls fn for each live process of the task, in id order; a non-zero
+ * return stops the walk and is returned. p is valid during the call. */
+int st_proc_each(st_txn *t, const char *task,
+                 int (*fn)(const st_proc *p, void *ctx), void *ctx,
+                 errbuf *err);
+/* An unused process id for the task. */
+int st_proc_next_id(st_txn *t, const char *task, uint32_t *id, errbuf *err);
+/* The first runnable process of task (of any task when task is NULL):
+ * its task id into task_out and its id; RATTAN_ENOTFOUND when none. */
+int st_runq_first(st_txn *t, const char *task, char task_out[ST_ID_MAX + 1],
+                  uint32_t *id, errbuf *err);
+
+/* A service activity waiting on polls or callbacks. */
+typedef struct st_sched {
+  char version[ST_VERSION_LEN + 1]; /* the node's version it belongs to */
+  uint8_t type;                     /* rattan_schedule_type */
+  uint32_t pid;                     /* the sleeping process */
+  uint32_t times;                   /* schedule runs so far */
+  uint32_t pending;                 /* callbacks received, not yet run */
+  int64_t due;                      /* next poll, or ST_NO_TIME */
+  int64_t deadline;                 /* the activity's timeout, or ST_NO_TIME */
+} st_sched;
+
+int st_sched_get(st_txn *t, const char *task, const char *node, st_sched *s,
+                 errbuf *err);
+int st_sched_put(st_txn *t, const char *task, const char *node,
+                 const st_sched *s, errbuf *err);
+int st_sched_del(st_txn *t, const char *task, const char *node, errbuf *err);
+/* Calls fn for each schedule of task (of every task when NULL). */
+typedef int (*st_sched_fn)(const char *task, const char *node,
+                           const st_sched *s, void *ctx);
+int st_sched_each(st_txn *t, const char *task, st_sched_fn fn, void *ctx,
+                  errbuf *err);
+
+/* Per-node JSON texts: execution data, a pipeline's context, retry
+ * inputs, queued callbacks, and the execution data of earlier attempts
+ * (ST_DATA_HISTORY, by history index; idx is ignored for the others). */
+enum {
+  ST_DATA_EXEC = 'd',
+  ST_DATA_CONTEXT = 'c',
+  ST_DATA_INPUTS = 'i',
+  ST_DATA_CALLBACKS = 'b',
+  ST_DATA_HISTORY = 'h'
+};
+/* *out is borrowed for the txn's lifetime; RATTAN_ENOTFOUND if absent. */
+int st_data_get(st_txn *t, const char *task, const char *node, int tag,
+                uint32_t idx, st_slice *out, errbuf *err);
+int st_data_put(st_txn *t, const char *task, const char *node, int tag,
+                uint32_t idx, st_slice val, errbuf *err);
+int st_data_del(st_txn *t, const char *task, const char *node, int tag,
+                uint32_t idx, errbuf *err);
 
 /* ---- Store-wide records ------------------------------------------------ */
 

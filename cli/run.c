@@ -1,0 +1,223 @@
+/* rattan start, run, drive, operate and node. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const char start_usage[] =
+    "usage: rattan start TASK\n"
+    "  starts a created task (nothing runs until drive)\n"
+    "exit codes: 0 started; 1 refused; 2 usage\n";
+
+static const char run_usage[] =
+    "usage: rattan run TREE.json [--id ID] [--name NAME] [--template ID]\n"
+    "  creates and starts a task, then drives it until nothing can move\n"
+    "  without an operator (with a real clock: until its timers are done);\n"
+    "  prints the task id\n"
+    "exit codes: 0 done; 1 refused or invalid; 2 usage\n";
+
+static const char drive_usage[] =
+    "usage: rattan drive TASK\n"
+    "  drives a task like run does; prints the task's state\n"
+    "exit codes: 0 done; 1 refused; 2 usage\n";
+
+static const char operate_usage[] =
+    "usage: rattan operate TASK start|pause|resume|revoke\n"
+    "exit codes: 0 done; 1 refused (reason on stderr); 2 usage\n";
+
+static const char node_usage[] =
+    "usage: rattan node TASK NODE ACTION [--data JSON] [--flow-id F]\n"
+    "                 [--flow-ids F,G] [--version V]\n"
+    "  ACTION: retry [--data INPUTS] | skip | skip_exg --flow-id F |\n"
+    "          skip_cpg --flow-ids F,G | pause | resume | pause_subproc |\n"
+    "          resume_subproc | forced_fail [--data EX_DATA] |\n"
+    "          callback [--data JSON] [--version V] | retry_subprocess\n"
+    "exit codes: 0 done; 1 refused (reason on stderr); 2 usage\n";
+
+/* Reports a failed call on e; EXIT_REFUSED. */
+static int refused(rattan_engine *e, const char *cmd, int rc) {
+  const char *msg = rattan_errmsg(e);
+  fprintf(stderr, "rattan %s: %s\n", cmd, *msg ? msg : rattan_strerror(rc));
+  return EXIT_REFUSED;
+}
+
+/* Drives the task until nothing can move; with a real clock it also waits
+ * for due polls, so timers run out. */
+static int drive(const cli *c, rattan_engine *e, const char *task) {
+  for (;;) {
+    rattan_drive_result r;
+    int rc = rattan_drive(e, task, 0, &r);
+    if (rc) return rc;
+    if (r.next_due_us == RATTAN_NO_TIME ||
+        c->opts.clock.kind != RATTAN_CLOCK_REAL)
+      return 0;
+    int64_t wait = r.next_due_us - rattan_now(e);
+    if (wait > 0) {
+      struct timespec ts = {(time_t)(wait / 1000000),
+                            (long)(wait % 1000000) * 1000};
+      while (nanosleep(&ts, &ts) && errno == EINTR) {
+      }
+    }
+  }
+}
+
+/* Opens the engine, runs fn on the task, closes. */
+static int with_task(const cli *c, const char *cmd, const char *task,
+                     int (*fn)(const cli *c, rattan_engine *e, const char *task,
+                               void *ctx),
+                     void *ctx) {
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  int rc = fn(c, e, task, ctx);
+  int code = rc ? refused(e, cmd, rc) : EXIT_DONE;
+  rattan_close(e);
+  return code;
+}
+
+static int do_start(const cli *c, rattan_engine *e, const char *task,
+                    void *ctx) {
+  (void)c;
+  (void)ctx;
+  return rattan_task_start(e, task);
+}
+
+int cmd_start(const cli *c, int argc, char **argv) {
+  const char *task;
+  if (cli_args(argc, argv, start_usage, NULL, NULL, 0, &task, 1, "TASK"))
+    return EXIT_USAGE;
+  return with_task(c, "start", task, do_start, NULL);
+}
+
+int cmd_run(const cli *c, int argc, char **argv) {
+  static const char *const names[] = {"id", "name", "template"};
+  const char *vals[3] = {NULL, NULL, NULL}, *file;
+  if (cli_args(argc, argv, run_usage, names, vals, 3, &file, 1, "TREE.json"))
+    return EXIT_USAGE;
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  char id[RATTAN_ID_MAX + 1];
+  int code = EXIT_REFUSED;
+  if (cli_create(e, file, vals[0], vals[1], vals[2], id) == 0) {
+    int rc = rattan_task_start(e, id);
+    if (!rc) rc = drive(c, e, id);
+    /* The id is printed even when driving failed: the task exists. */
+    puts(id);
+    code = rc ? refused(e, "run", rc) : EXIT_DONE;
+  }
+  rattan_close(e);
+  return code;
+}
+
+static int do_drive(const cli *c, rattan_engine *e, const char *task,
+                    void *ctx) {
+  (void)ctx;
+  rattan_state st;
+  int rc = drive(c, e, task);
+  if (!rc) rc = rattan_task_state(e, task, &st);
+  if (!rc) puts(rattan_state_name(st));
+  return rc;
+}
+
+int cmd_drive(const cli *c, int argc, char **argv) {
+  const char *task;
+  if (cli_args(argc, argv, drive_usage, NULL, NULL, 0, &task, 1, "TASK"))
+    return EXIT_USAGE;
+  return with_task(c, "drive", task, do_drive, NULL);
+}
+
+static int do_operate(const cli *c, rattan_engine *e, const char *task,
+                      void *ctx) {
+  (void)c;
+  const char *action = ctx;
+  if (!strcmp(action, "start")) return rattan_task_start(e, task);
+  if (!strcmp(action, "pause")) return rattan_task_pause(e, task);
+  if (!strcmp(action, "resume")) return rattan_task_resume(e, task);
+  return rattan_task_revoke(e, task);
+}
+
+int cmd_operate(const cli *c, int argc, char **argv) {
+  const char *pos[2];
+  if (cli_args(argc, argv, operate_usage, NULL, NULL, 0, pos, 2,
+               "TASK and ACTION"))
+    return EXIT_USAGE;
+  static const char *const actions[] = {"start", "pause", "resume", "revoke"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(pos[1], actions[i]))
+      return with_task(c, "operate", pos[0], do_operate, (void *)actions[i]);
+  fprintf(stderr, "rattan operate: unknown action \"%s\"\n%s", pos[1],
+          operate_usage);
+  return EXIT_USAGE;
+}
+
+typedef struct node_args {
+  const char *node, *action;
+  const char *data, *flow, *flows, *version;
+} node_args;
+
+/* Splits "F,G" into at most 64 flow ids and skips them. */
+static int skip_cpg(rattan_engine *e, const char *task, const node_args *a) {
+  char *copy = strdup(a->flows);
+  const char *ids[64];
+  size_t n = 0;
+  if (!copy) return RATTAN_ENOMEM;
+  for (char *save, *t = strtok_r(copy, ",", &save); t && n < 64;
+       t = strtok_r(NULL, ",", &save))
+    ids[n++] = t;
+  int rc = rattan_node_skip_cpg(e, task, a->node, ids, n);
+  free(copy);
+  return rc;
+}
+
+static int do_node(const cli *c, rattan_engine *e, const char *task,
+                   void *ctx) {
+  (void)c;
+  const node_args *a = ctx;
+  const char *act = a->action, *node = a->node;
+  if (!strcmp(act, "retry")) return rattan_node_retry(e, task, node, a->data);
+  if (!strcmp(act, "skip")) return rattan_node_skip(e, task, node);
+  if (!strcmp(act, "skip_exg"))
+    return rattan_node_skip_exg(e, task, node, a->flow);
+  if (!strcmp(act, "skip_cpg")) return skip_cpg(e, task, a);
+  if (!strcmp(act, "pause")) return rattan_node_pause(e, task, node);
+  if (!strcmp(act, "resume")) return rattan_node_resume(e, task, node);
+  if (!strcmp(act, "pause_subproc"))
+    return rattan_subprocess_pause(e, task, node);
+  if (!strcmp(act, "resume_subproc"))
+    return rattan_subprocess_resume(e, task, node);
+  if (!strcmp(act, "retry_subprocess"))
+    return rattan_subprocess_retry(e, task, node);
+  if (!strcmp(act, "forced_fail"))
+    return rattan_node_forced_fail(e, task, node, a->data);
+  return rattan_node_callback(e, task, node, a->data, a->version);
+}
+
+int cmd_node(const cli *c, int argc, char **argv) {
+  static const char *const names[] = {"data", "flow-id", "flow-ids", "version"};
+  const char *vals[4] = {NULL, NULL, NULL, NULL}, *pos[3];
+  if (cli_args(argc, argv, node_usage, names, vals, 4, pos, 3,
+               "TASK, NODE and ACTION"))
+    return EXIT_USAGE;
+  static const char *const actions[] = {
+      "retry",       "skip",     "skip_exg",        "skip_cpg",
+      "pause",       "resume",   "pause_subproc",   "resume_subproc",
+      "forced_fail", "callback", "retry_subprocess"};
+  int known = 0;
+  for (size_t i = 0; i < sizeof actions / sizeof *actions; i++)
+    known |= !strcmp(pos[2], actions[i]);
+  const char *missing = !known                                    ? "ACTION"
+                        : !strcmp(pos[2], "skip_exg") && !vals[1] ? "--flow-id"
+                        : !strcmp(pos[2], "skip_cpg") && !vals[2] ? "--flow-ids"
+                                                                  : NULL;
+  if (missing) {
+    fprintf(stderr, "rattan node: %s \"%s\"\n%s",
+            known ? "missing option for" : "unknown action", pos[2],
+            node_usage);
+    if (known) fprintf(stderr, "(%s is required)\n", missing);
+    return EXIT_USAGE;
+  }
+  node_args a = {pos[1], pos[2], vals[0], vals[1], vals[2], vals[3]};
+  return with_task(c, "node", pos[0], do_node, &a);
+}
