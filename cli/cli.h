@@ -33,8 +33,8 @@ int is_help(const char *arg);
 
 /* Creates a task from the definition in file; prints problems and errors
  * to stderr and returns -1 on failure. */
-int cli_create(rattan_engine *e, const char *file, const char *id,
-               const char *name, const char *template_id,
+int cli_create(rattan_engine *e, const char *cmd, const char *file,
+               const char *id, const char *name, const char *template_id,
                char out[RATTAN_ID_MAX + 1]);
 
 int cmd_validate(const cli *c, int argc, char **argv);

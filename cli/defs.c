@@ -56,8 +56,8 @@ int cmd_validate(const cli *c, int argc, char **argv) {
   return EXIT_REFUSED;
 }
 
-int cli_create(rattan_engine *e, const char *file, const char *id,
-               const char *name, const char *template_id,
+int cli_create(rattan_engine *e, const char *cmd, const char *file,
+               const char *id, const char *name, const char *template_id,
                char out[RATTAN_ID_MAX + 1]) {
   char *text;
   size_t len;
@@ -70,7 +70,7 @@ int cli_create(rattan_engine *e, const char *file, const char *id,
   int rc = rattan_task_create(e, text, len, &o, out);
   free(text);
   if (rc && rc != RATTAN_EDEF)
-    fprintf(stderr, "rattan: %s\n", rattan_errmsg(e));
+    fprintf(stderr, "rattan %s: %s\n", cmd, rattan_errmsg(e));
   return rc ? -1 : 0;
 }
 
@@ -82,7 +82,7 @@ int cmd_create(const cli *c, int argc, char **argv) {
   rattan_engine *e = cli_open(c);
   if (!e) return EXIT_REFUSED;
   char id[RATTAN_ID_MAX + 1];
-  int rc = cli_create(e, file, vals[0], vals[1], vals[2], id);
+  int rc = cli_create(e, "create", file, vals[0], vals[1], vals[2], id);
   if (rc == 0) puts(id);
   rattan_close(e);
   return rc ? EXIT_REFUSED : EXIT_DONE;

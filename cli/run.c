@@ -100,7 +100,7 @@ int cmd_run(const cli *c, int argc, char **argv) {
   if (!e) return EXIT_REFUSED;
   char id[RATTAN_ID_MAX + 1];
   int code = EXIT_REFUSED;
-  if (cli_create(e, file, vals[0], vals[1], vals[2], id) == 0) {
+  if (cli_create(e, "run", file, vals[0], vals[1], vals[2], id) == 0) {
     int rc = rattan_task_start(e, id);
     if (!rc) rc = drive(c, e, id);
     /* The id is printed even when driving failed: the task exists. */
