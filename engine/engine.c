@@ -3,6 +3,23 @@
 
 #define DEFAULT_RERUN_LIMIT 100
 
+/* A virtual clock never goes back behind what the store has seen: it
+ * resumes at the later of its start and the reading last committed, so
+ * times stay ordered when one task is driven by successive processes. */
+static int vclock_resume(eng *e, errbuf *err) {
+  st_txn *t;
+  int64_t stored;
+  int rc = st_read_begin(e->st, &t, err);
+  if (rc) return rc;
+  rc = st_vclock_get(t, &stored, err);
+  st_read_end(t);
+  if (rc == RATTAN_ENOTFOUND) return 0;
+  if (rc) return rc;
+  if (stored > e->vnow) e->vnow = stored;
+  e->vclock_stored = stored;
+  return 0;
+}
+
 int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   *out = NULL;
   eng *e = rt_malloc(sizeof *e);
@@ -16,6 +33,8 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   int rc = st_open(&e->st, dir, &cfg->store, err);
   if (rc) goto out_free_engine;
   if ((rc = eng_register_builtins(e, err))) goto out_close_store;
+  if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && (rc = vclock_resume(e, err)))
+    goto out_close_store;
   *out = e;
   return 0;
 
@@ -72,6 +91,9 @@ static int write_run(st_txn *st, void *ctx, errbuf *err) {
   if (e->seeded && t.rng_pos != start &&
       (rc = st_rng_put(st, e->seed, t.rng_pos, err)))
     return rc;
+  if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && e->vnow > e->vclock_stored &&
+      (rc = st_vclock_put(st, e->vnow, err)))
+    return rc;
   w->rng_pos = t.rng_pos;
   return 0;
 }
@@ -79,6 +101,9 @@ static int write_run(st_txn *st, void *ctx, errbuf *err) {
 int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err) {
   write_ctx w = {e, fn, ctx, e->rng_pos};
   int rc = st_write(e->st, write_run, &w, err);
-  if (rc == 0) e->rng_pos = w.rng_pos;
+  if (rc == 0) {
+    e->rng_pos = w.rng_pos;
+    if (e->clock.kind == RATTAN_CLOCK_VIRTUAL) e->vclock_stored = e->vnow;
+  }
   return rc;
 }

@@ -7,7 +7,8 @@
 struct eng {
   st_store *st;
   rattan_clock clock;
-  int64_t vnow; /* the virtual clock's reading */
+  int64_t vnow;          /* the virtual clock's reading */
+  int64_t vclock_stored; /* the reading the store holds */
   unsigned rerun_limit;
   int seeded;
   uint64_t seed;

@@ -256,6 +256,19 @@ int st_rng_put(st_txn *t, uint64_t seed, uint64_t pos, errbuf *err) {
   return put_meta(t, rng_key(k, seed), 2, seed, pos, err);
 }
 
+static const st_slice vclock_key = {"vclock", 6};
+
+int st_vclock_get(st_txn *t, int64_t *us, errbuf *err) {
+  uint64_t v;
+  int rc = get_meta(t, vclock_key, 1, &v, NULL, err);
+  if (!rc) *us = (int64_t)v;
+  return rc;
+}
+
+int st_vclock_put(st_txn *t, int64_t us, errbuf *err) {
+  return put_meta(t, vclock_key, 1, (uint64_t)us, 0, err);
+}
+
 int st_schema_put(st_txn *t, uint64_t schema, errbuf *err) {
   return put_meta(t, schema_key, 1, schema, 0, err);
 }

@@ -292,6 +292,11 @@ int st_data_del(st_txn *t, const char *task, const char *node, int tag,
 int st_rng_get(st_txn *t, uint64_t seed, uint64_t *pos, errbuf *err);
 int st_rng_put(st_txn *t, uint64_t seed, uint64_t pos, errbuf *err);
 
+/* The reading of a virtual clock when the last write committed, so a
+ * virtual clock resumes where it stood (RATTAN_ENOTFOUND if never set). */
+int st_vclock_get(st_txn *t, int64_t *us, errbuf *err);
+int st_vclock_put(st_txn *t, int64_t us, errbuf *err);
+
 /* Replaces the schema record (tests use it to simulate other versions). */
 int st_schema_put(st_txn *t, uint64_t schema, errbuf *err);
 
