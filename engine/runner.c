@@ -374,6 +374,7 @@ static int run_activity(run *r, st_proc *p, uint32_t ni, const st_state *rec,
   snprintf(s->node, sizeof s->node, "%s", id);
   s->inputs = inputs;
   s->outputs = outputs;
+  json_decref(data);
   return 0;
 out_free:
   json_decref(data);
