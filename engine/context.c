@@ -312,6 +312,15 @@ int cx_outputs(run *r, uint32_t pipe, json_t *out) {
                              : rc;
 }
 
+/* Whether the JSON array list holds the string k. */
+static int listed(const json_t *list, const char *k) {
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    const char *s = json_string_value(json_array_get(list, i));
+    if (s && !strcmp(s, k)) return 1;
+  }
+  return 0;
+}
+
 int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
               size_t why_len) {
   const st_def *d = r->d;
@@ -331,14 +340,20 @@ int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
   *out = json_object();
   rc = *out ? 0 : RATTAN_ENOMEM;
   if (given) {
-    /* Inputs given with a retry replace the definition's, all rendered. */
+    /* Inputs given with a retry replace the definition's, all rendered
+     * but those _escape_render_keys lists (bamboo's retry_node rule). */
     const char *k;
-    json_t *val;
+    json_t *val, *escape = json_object_get(given, "_escape_render_keys");
     json_object_foreach(given, k, val) {
       json_t *x;
-      if (rc || (rc = render_json(&c, val, &x))) break;
-      if (json_object_set_new(*out, k, x)) rc = RATTAN_ENOMEM;
-      if (rc) break;
+      if (listed(escape, k))
+        x = json_incref(val);
+      else if ((rc = render_json(&c, val, &x)))
+        break;
+      if (json_object_set_new(*out, k, x)) {
+        rc = RATTAN_ENOMEM;
+        break;
+      }
     }
     if (rc == RATTAN_EINVAL)
       snprintf(why, why_len, "input %s: %s", k, c.why.msg);
