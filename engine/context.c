@@ -132,6 +132,15 @@ int cx_open(cx *c, run *r, uint32_t pipe) {
   return 0;
 }
 
+const char *cx_why(cx *c) {
+  if (c->inner[0]) {
+    size_t n = strlen(c->why.msg);
+    snprintf(c->why.msg + n, sizeof c->why.msg - n, " (%s)", c->inner);
+    c->inner[0] = '\0';
+  }
+  return c->why.msg;
+}
+
 void cx_close(cx *c) {
   json_decref(c->assigned);
   ar_free(&c->ar);
@@ -169,7 +178,14 @@ static int lookup(void *ctx, const char *name, size_t n, arena *a, xv **out) {
   if (!var) return RATTAN_ENOTFOUND;
   json_t *rendered;
   int rc = cx_render(c, c->r->d->pool + var->value, var->kind, &rendered);
-  if (rc) return rc;
+  if (rc) {
+    /* The caller's message will only say the lookup failed: keep the
+     * innermost reason. */
+    if (!c->inner[0] &&
+        snprintf(c->inner, sizeof c->inner, "%s: %s", key, c->why.msg) < 0)
+      c->inner[0] = '\0';
+    return rc;
+  }
   *out = xv_from_json(a, rendered);
   json_decref(rendered);
   return *out ? 0 : RATTAN_ENOMEM;
@@ -321,8 +337,27 @@ static int listed(const json_t *list, const char *k) {
   return 0;
 }
 
-int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
-              size_t why_len) {
+int cx_pre_extract(cx *c, const char *node, const st_state *rec) {
+  const st_def *d = c->r->d;
+  const st_def_pipe *p = &d->pipes[c->pipe];
+  for (uint32_t i = 0; i < p->n_vars; i++) {
+    const st_def_var *v = &d->vars[p->vars + i];
+    for (uint32_t s = 0; s < v->n_srcs; s++) {
+      const char *act = d->pool + d->refs[v->srcs + 2 * s];
+      const char *key = d->pool + d->refs[v->srcs + 2 * s + 1];
+      uint32_t val = !strcmp(key, "_loop")         ? rec->loop
+                     : !strcmp(key, "_inner_loop") ? rec->inner_loop
+                                                   : UINT32_MAX;
+      if (strcmp(act, node) || val == UINT32_MAX) continue;
+      if (json_object_set_new(c->assigned, d->pool + v->key, json_integer(val)))
+        return err_set(c->r->err, RATTAN_ENOMEM, "context: out of memory");
+    }
+  }
+  return 0;
+}
+
+int cx_inputs(run *r, uint32_t ni, uint32_t pipe, const st_state *rec,
+              json_t **out, char *why, size_t why_len) {
   const st_def *d = r->d;
   const st_def_node *n = &d->nodes[ni];
   const char *id = node_id(d, ni);
@@ -333,7 +368,8 @@ int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
     return r->err->code;
   if (rc && rc != RATTAN_ENOTFOUND) return rc;
   cx c;
-  if ((rc = cx_open(&c, r, pipe))) {
+  if ((rc = cx_open(&c, r, pipe)) || (rc = cx_pre_extract(&c, id, rec))) {
+    cx_close(&c);
     json_decref(given);
     return rc;
   }
@@ -356,14 +392,14 @@ int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
       }
     }
     if (rc == RATTAN_EINVAL)
-      snprintf(why, why_len, "input %s: %s", k, c.why.msg);
+      snprintf(why, why_len, "input %s: %s", k, cx_why(&c));
   } else {
     for (uint32_t i = 0; !rc && i < n->n_vars; i++) {
       const st_def_var *var = &d->vars[n->vars + i];
       json_t *x;
       rc = cx_render(&c, d->pool + var->value, var->kind, &x);
       if (rc == RATTAN_EINVAL || rc == RATTAN_ECORRUPT) {
-        snprintf(why, why_len, "input %s: %s", d->pool + var->key, c.why.msg);
+        snprintf(why, why_len, "input %s: %s", d->pool + var->key, cx_why(&c));
         rc = RATTAN_EINVAL;
       } else if (!rc && json_object_set_new(*out, d->pool + var->key, x)) {
         rc = RATTAN_ENOMEM;

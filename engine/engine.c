@@ -13,6 +13,8 @@ static int vclock_resume(eng *e, errbuf *err) {
   if (rc) return rc;
   rc = st_vclock_get(t, &stored, err);
   st_read_end(t);
+  /* Only a clock moved past its start needs storing. */
+  e->vclock_stored = e->vnow;
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
   if (stored > e->vnow) e->vnow = stored;

@@ -65,11 +65,15 @@ typedef struct cx {
   uint32_t pipe;
   json_t *assigned; /* owned */
   arena ar;
-  int depth;  /* splices being rendered, against reference cycles */
-  errbuf why; /* the reason a render failed, for ex_data */
+  int depth;              /* splices being rendered, against reference cycles */
+  errbuf why;             /* the reason a render failed, for ex_data */
+  char inner[ERRBUF_MAX]; /* the innermost reason, when a variable's own
+                             value failed to render */
 } cx;
 
 int cx_open(cx *c, run *r, uint32_t pipe);
+/* Why the last render failed, the innermost reason included. */
+const char *cx_why(cx *c);
 void cx_close(cx *c);
 int cx_save(cx *c);
 
@@ -85,8 +89,12 @@ int cx_outputs(run *r, uint32_t pipe, json_t *out);
 /* The activity's rendered inputs (a new object in *out): the definition's,
  * or those given with its last retry. A render error returns
  * RATTAN_EINVAL with the ex_data text in why (*out is still set). */
-int cx_inputs(run *r, uint32_t ni, uint32_t pipe, json_t **out, char *why,
-              size_t why_len);
+int cx_inputs(run *r, uint32_t ni, uint32_t pipe, const st_state *rec,
+              json_t **out, char *why, size_t why_len);
+/* Assigns (in c only, not stored) the node's loop and inner_loop to the
+ * variables that map its _loop / _inner_loop outputs: bamboo renders a
+ * node's inputs with its own loop numbers already extracted. */
+int cx_pre_extract(cx *c, const char *node, const st_state *rec);
 /* Starts a child process per flow (see runner.c). */
 int run_fork(run *r, st_proc *p, const uint32_t *flows, size_t n,
              uint32_t converge);

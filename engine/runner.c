@@ -181,7 +181,7 @@ static int evaluate(run *r, uint32_t ni, uint32_t pipe, uint32_t *hits,
     int hit = 0;
     if ((rc = cx_condition(&c, d->pool + f->cond, &hit))) {
       snprintf(why, why_len, "evaluate[%s] of flow %s failed: %s",
-               d->pool + f->cond, d->pool + f->id, c.why.msg);
+               d->pool + f->cond, d->pool + f->id, cx_why(&c));
       cx_close(&c);
       return rc == RATTAN_ENOMEM ? rc : RATTAN_EINVAL;
     }
@@ -308,7 +308,11 @@ static int run_subprocess(run *r, st_proc *p, uint32_t ni,
   }
   cx parent;
   int rc = cx_open(&parent, r, p->stack[p->depth - 1]);
-  if (rc) return rc;
+  if (!rc) rc = cx_pre_extract(&parent, sid, rec);
+  if (rc) {
+    cx_close(&parent);
+    return rc;
+  }
   json_t *params = json_object(), *data = NULL;
   for (uint32_t i = 0; params && i < n->n_vars; i++) {
     const st_def_var *v = &d->vars[n->vars + i];
@@ -316,7 +320,7 @@ static int run_subprocess(run *r, st_proc *p, uint32_t ni,
     if ((rc = cx_render(&parent, d->pool + v->value, v->kind, &val))) {
       char why[ERRBUF_MAX + 128];
       snprintf(why, sizeof why, "param %s: %s", d->pool + v->key,
-               parent.why.msg);
+               cx_why(&parent));
       cx_close(&parent);
       json_decref(params);
       return rc == RATTAN_ENOMEM ? rc : fail_node(r, p, ni, NULL, why);
@@ -324,7 +328,6 @@ static int run_subprocess(run *r, st_proc *p, uint32_t ni,
     json_object_set_new(params, d->pool + v->key, val);
   }
   cx_close(&parent);
-  (void)rec;
   if (!params || !(data = data_load(r, sid)) ||
       json_object_set(data, "inputs", params)) {
     rc = params && !data ? r->err->code
@@ -352,7 +355,7 @@ static int run_activity(run *r, st_proc *p, uint32_t ni, const st_state *rec,
   if (!data) return r->err->code;
   json_t *inputs = NULL, *outputs = json_object();
   char why[ERRBUF_MAX + 128];
-  int rc = cx_inputs(r, ni, d->nodes[ni].pipe, &inputs, why, sizeof why);
+  int rc = cx_inputs(r, ni, d->nodes[ni].pipe, rec, &inputs, why, sizeof why);
   if (rc && rc != RATTAN_EINVAL) goto out_free;
   json_object_set_new(rc ? outputs : inputs, "_loop", json_integer(rec->loop));
   json_object_set_new(rc ? outputs : inputs, "_inner_loop",
