@@ -846,17 +846,21 @@ int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *res,
     int64_t next = ST_NO_TIME;
     rc = find_work(e, task, &s, &next, err);
     if (rc < 0) break;
+    int spent = budget && res->steps >= budget;
     if (rc == 0) {
-      /* Everything waits on a due time: a virtual clock jumps to it. */
-      if (next != ST_NO_TIME && e->clock.kind == RATTAN_CLOCK_VIRTUAL &&
-          (!budget || res->steps < budget)) {
+      /* Everything waits on a due time: a virtual clock jumps to it (a
+       * jump is work like any other, so a spent budget leaves it). */
+      int jump = next != ST_NO_TIME && e->clock.kind == RATTAN_CLOCK_VIRTUAL;
+      if (jump && !spent) {
         eng_clock_advance(e, next);
         continue;
       }
       res->next_due = next;
+      res->more = jump;
+      rc = 0;
       break;
     }
-    if (budget && res->steps >= budget) {
+    if (spent) {
       res->more = 1;
       rc = 0;
       break;

@@ -357,7 +357,8 @@ typedef struct rattan_drive_result {
   /* The earliest time a waiting poll or timeout is due, RATTAN_NO_TIME if
    * none: call rattan_drive again then. */
   int64_t next_due_us;
-  /* Non-zero when the budget ran out with work left: call again now. */
+  /* Non-zero when the budget ran out with work left (with a virtual
+   * clock, a jump to the next due time counts as work): call again now. */
   int more;
 } rattan_drive_result;
 
@@ -372,10 +373,12 @@ RATTAN_EXTERN int rattan_drive(rattan_engine *e, const char *task,
 
 /* ---- Operations ----------------------------------------------------------
  * Each is one write transaction that journals what it changed, checked
- * against the state table; a refused operation returns RATTAN_ESTATE (or
- * RATTAN_EINVAL for a node or flow the task does not have) with a message
- * naming the node and the states, and changes nothing. None runs
- * anything: call rattan_drive afterwards. */
+ * against the state table. A refused operation changes nothing and
+ * returns RATTAN_ESTATE with a message naming the node and the states
+ * (RATTAN_EINVAL for a node or flow the task does not have or malformed
+ * JSON, RATTAN_ENOTFOUND for an unknown task, RATTAN_EVERSION and
+ * RATTAN_EBUSY as rattan_node_callback says). None runs anything: call
+ * rattan_drive afterwards. */
 
 RATTAN_EXTERN int rattan_task_start(rattan_engine *e, const char *task);
 RATTAN_EXTERN int rattan_task_pause(rattan_engine *e, const char *task);
@@ -411,9 +414,11 @@ RATTAN_EXTERN int rattan_subprocess_retry(rattan_engine *e, const char *task,
 RATTAN_EXTERN int rattan_node_forced_fail(rattan_engine *e, const char *task,
                                           const char *node,
                                           const char *ex_data);
-/* Delivers a callback to an activity waiting on one. data is JSON text
- * (NULL: null); version, when not NULL, must be the node's version
- * (RATTAN_EVERSION otherwise). */
+/* Delivers a callback to an activity waiting on one (RUNNING, with a
+ * CALLBACK or MULTI_CALLBACK component). data is JSON text (NULL: null);
+ * version, when not NULL, must be the node's version (RATTAN_EVERSION
+ * otherwise). A CALLBACK component takes one callback: a second one
+ * before the first ran gives RATTAN_EBUSY; MULTI_CALLBACK ones queue. */
 RATTAN_EXTERN int rattan_node_callback(rattan_engine *e, const char *task,
                                        const char *node, const char *data,
                                        const char *version);

@@ -98,3 +98,17 @@ int main(int argc, char **argv) {
   printf("%d passed, %d failed\n", passed, failed);
   return failed || passed == 0;
 }
+
+char *test_slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) TEST_FAIL_("cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  ASSERT(b && fread(b, 1, (size_t)n, f) == (size_t)n);
+  fclose(f);
+  b[n] = '\0';
+  if (len) *len = (size_t)n;
+  return b;
+}

@@ -18,6 +18,9 @@
 const char *test_dir(void);
 /* test_dir()/name, in a static buffer overwritten by the next call. */
 const char *test_path(const char *name);
+/* The whole file at path, NUL-terminated, from malloc; *len (if not NULL)
+ * gets its length. Aborts the test when it cannot be read. */
+char *test_slurp(const char *path, size_t *len);
 
 #define TEST_FAIL_(...)                               \
   do {                                                \

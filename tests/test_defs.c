@@ -9,20 +9,6 @@
 /* ---- Helpers ----------------------------------------------------------------
  */
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) TEST_FAIL_("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  ASSERT(b && fread(b, 1, (size_t)n, f) == (size_t)n);
-  fclose(f);
-  b[n] = '\0';
-  *len = (size_t)n;
-  return b;
-}
-
 /* A bamboo tree from a node list ("id:Type") and edges ("src>dst"), like
  * the shapes in bamboo's own validator tests: flows f0, f1, ... */
 static json_t *mk_tree(const char *const *nodes, int nn,
@@ -677,7 +663,7 @@ static const st_def_var *var_named(const st_def *d, uint32_t first, uint32_t n,
 
 void test_defs_sops_loop_sample(void) {
   size_t len;
-  char *text = slurp("tests/data/loop-sample.json", &len);
+  char *text = test_slurp("tests/data/loop-sample.json", &len);
   st_def d;
   diag dg = {0};
   char name[ST_NAME_MAX + 1];
@@ -725,7 +711,7 @@ void test_defs_sops_loop_sample(void) {
 
 void test_defs_sops_subprocess_export(void) {
   size_t len;
-  char *text = slurp("tests/data/subprocess-gateways.json", &len);
+  char *text = test_slurp("tests/data/subprocess-gateways.json", &len);
   st_def d;
   diag dg = {0};
   /* Two templates are not anyone's subprocess: the choice is refused... */
@@ -789,7 +775,7 @@ void test_defs_sops_subprocess_export(void) {
  * stay unique in the task. */
 void test_defs_sops_template_reused(void) {
   size_t len;
-  char *text = slurp("tests/data/subprocess-gateways.json", &len);
+  char *text = test_slurp("tests/data/subprocess-gateways.json", &len);
   json_t *doc = json_loads(text, 0, NULL);
   free(text);
   json_t *tree = json_object_get(
@@ -893,8 +879,8 @@ static void assert_same_def(const st_def *a, const st_def *b) {
  * every input format; the encoding survives decoding unchanged. */
 void test_defs_roundtrip(void) {
   size_t len;
-  char *loop = slurp("tests/data/loop-sample.json", &len);
-  char *sub = slurp("tests/data/subprocess-gateways.json", &len);
+  char *loop = test_slurp("tests/data/loop-sample.json", &len);
+  char *sub = test_slurp("tests/data/subprocess-gateways.json", &len);
   const char *texts[] = {minimal, loop, sub};
   for (int k = 0; k < 3; k++) {
     def_options o = {.template_id =
@@ -1048,7 +1034,7 @@ static int see_task(const st_task *t, void *ctx) {
 void test_tasks_records(void) {
   eng *e = fx_open("db", 0);
   size_t len;
-  char *text = slurp("tests/data/loop-sample.json", &len);
+  char *text = test_slurp("tests/data/loop-sample.json", &len);
   eng_task_opts o = {0};
   eng_problems pr = {0};
   char id[ST_ID_MAX + 1];
@@ -1095,7 +1081,7 @@ void test_tasks_records(void) {
  * "__executor_proxy" input, as bk-sops passes it. */
 void test_defs_sops_executor_proxy(void) {
   size_t len;
-  char *text = slurp("tests/data/loop-sample.json", &len);
+  char *text = test_slurp("tests/data/loop-sample.json", &len);
   json_t *doc = json_loads(text, 0, NULL);
   free(text);
   json_t *tpl = json_object_get(
@@ -1127,7 +1113,7 @@ void test_defs_sops_executor_proxy(void) {
  * is already computed, so it is passed as a splice (bk-sops). */
 void test_defs_sops_lazy_params(void) {
   size_t len;
-  char *text = slurp("tests/data/subprocess-gateways.json", &len);
+  char *text = test_slurp("tests/data/subprocess-gateways.json", &len);
   for (int hooked = 0; hooked <= 1; hooked++) {
     json_t *doc = json_loads(text, 0, NULL);
     json_t *tpls = json_object_get(

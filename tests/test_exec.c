@@ -11,19 +11,6 @@
 /* ---- Helpers ----------------------------------------------------------------
  */
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) TEST_FAIL_("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  ASSERT(b && fread(b, 1, (size_t)n, f) == (size_t)n);
-  fclose(f);
-  b[n] = '\0';
-  return b;
-}
-
 static void assert_version_shape(const char *v) {
   ASSERT_EQ(strlen(v), 33);
   ASSERT(v[0] == 'v');
@@ -1807,7 +1794,7 @@ void test_exec_rerun_limit(void) {
  * takes 4 x 1 s + (1+2+3+4) s = 14 s of engine time. */
 void test_exec_sops_loop_sample(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *text = slurp("tests/data/loop-sample.json");
+  char *text = test_slurp("tests/data/loop-sample.json", NULL);
   xu_start(e, text, "t");
   xu_drive(e, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
@@ -1877,7 +1864,7 @@ static void find_acts(rattan_engine *e, const char *task, const char *sub,
  * and the subprocess hands ${test} = "3" out. */
 void test_exec_sops_subprocess_gateways(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *text = slurp("tests/data/subprocess-gateways.json");
+  char *text = test_slurp("tests/data/subprocess-gateways.json", NULL);
   rattan_task_options o = {.id = "t",
                            .template_id = "5ad26a77856c360585209702f5d3e614"};
   char id[RATTAN_ID_MAX + 1];
