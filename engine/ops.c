@@ -474,7 +474,7 @@ static int with_read(eng *e, int (*fn)(st_txn *t, read_ctx *c, errbuf *err),
 static int read_state(st_txn *t, read_ctx *c, errbuf *err) {
   int rc = st_state_get(t, c->task, c->node, c->s, err);
   if (rc == RATTAN_ENOTFOUND)
-    err_set(err, rc, "task %s node %s: never started", c->task, c->node);
+    err_set(err, rc, "task %s node %s: not started", c->task, c->node);
   return rc;
 }
 

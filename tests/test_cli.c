@@ -83,3 +83,68 @@ void test_cli_commands(void) {
   ASSERT_EQ(run(args, out, sizeof out), 1);
   ASSERT_CONTAINS(out, "start_event: missing");
 }
+
+/* run, drive, operate and node: the SOPS export with a subprocess runs
+ * to its end through the command line alone, one process per command,
+ * its virtual clock resuming where the store last saw it. */
+void test_cli_run_and_operate(void) {
+  char out[8192];
+  const char *clock = "--clock virtual:2021-03-10T11:45:54+08:00 --seed 7 ";
+  char args[512];
+  snprintf(args, sizeof args, "%s run tests/data/loop-sample.json --id loop",
+           clock);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_STR(out, "loop\n");
+  ASSERT_EQ(run("drive loop", out, sizeof out), 0);
+  ASSERT_STR(out, "FINISHED\n");
+
+  snprintf(args, sizeof args,
+           "%s run tests/data/subprocess-gateways.json --id sp --template "
+           "5ad26a77856c360585209702f5d3e614",
+           clock);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_STR(out, "sp\n");
+  /* The parent's timer reads ${parent_test}, which nothing defines: it
+   * fails, as in SOPS, and is skipped. */
+  const char *timer = "nc9a4ab053d03d74ad3a36a7435b6eed";
+  snprintf(args, sizeof args, "node sp %s retry_subprocess", timer);
+  ASSERT_EQ(run(args, out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "is not a subprocess");
+  snprintf(args, sizeof args, "node sp %s skip", timer);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_EQ(run(args, out, sizeof out), 1); /* skipped once only */
+  ASSERT_CONTAINS(out, "skip needs FAILED, the node is FINISHED");
+  ASSERT_EQ(run("node sp n85b38c0ea2b37c0a39c254873dcd1b6 callback --data "
+                "'{\"ok\": 1}'",
+                out, sizeof out),
+            1); /* not reached yet */
+  ASSERT_CONTAINS(out, "not started");
+  ASSERT_EQ(run("drive sp", out, sizeof out), 0);
+  ASSERT_STR(out, "RUNNING\n");
+  ASSERT_EQ(run("operate sp pause", out, sizeof out), 0);
+  ASSERT_EQ(run("operate sp pause", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "pause needs RUNNING, the node is SUSPENDED");
+  ASSERT_EQ(run("operate sp resume", out, sizeof out), 0);
+  const char *pauses[] = {"n85b38c0ea2b37c0a39c254873dcd1b6",
+                          "n0843c82737d300796a4085926bf830e",
+                          "n50b402b290e3dc59ed78162b82c4548"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(args, sizeof args, "node sp %s callback --data '{\"n\": %d}'",
+             pauses[i], i);
+    ASSERT_EQ(run(args, out, sizeof out), 0);
+    ASSERT_EQ(run("drive sp", out, sizeof out), 0);
+    ASSERT_STR(out, i < 2 ? "RUNNING\n" : "FINISHED\n");
+  }
+  ASSERT_EQ(run("operate sp revoke", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "FINISHED -> REVOKED is not allowed");
+
+  ASSERT_EQ(run("node sp x frobnicate", out, sizeof out), 2);
+  ASSERT_CONTAINS(out, "unknown action \"frobnicate\"");
+  ASSERT_EQ(run("node sp x skip_exg", out, sizeof out), 2);
+  ASSERT_CONTAINS(out, "--flow-id is required");
+  ASSERT_EQ(run("node sp nosuchnode skip", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "task sp: no node nosuchnode");
+  ASSERT_EQ(run("drive nosuchtask", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "task nosuchtask: no such task");
+  ASSERT_EQ(run("operate sp", out, sizeof out), 2);
+}
