@@ -26,11 +26,10 @@ static void start(eng *e, const char *json, size_t len) {
 }
 
 /* Drives task t until nothing moves; returns the drive's code. */
-static int drive(eng *e, unsigned *commits) {
+static int drive(eng *e) {
   errbuf err = {0};
   eng_drive_result r;
   int rc = eng_drive(e, "t", 0, &r, &err);
-  if (commits) *commits = r.steps;
   if (rc == 0) ASSERT_EQ(r.next_due, ST_NO_TIME);
   return rc;
 }
@@ -46,79 +45,56 @@ static st_state root_state(eng *e) {
   return s;
 }
 
-void test_crash_every_commit(void) {
+/* Runs the sample once uninterrupted, then once per fault: the nth
+ * commit or put (n = 1, 1 + step, ...) of the drive fails, the engine is
+ * closed, reopened and driven again, and the store must equal the
+ * uninterrupted one. Returns how many runs failed. */
+static int fail_each(int what, unsigned step) {
   size_t len;
   char *json = test_slurp(sample, &len);
   eng *e = fx_open("base", 0);
   start(e, json, len);
-  ASSERT_OK(drive(e, NULL), "baseline drive");
+  ASSERT_OK(drive(e), "baseline drive");
   ASSERT_EQ(root_state(e).state, RATTAN_STATE_FINISHED);
   buf want = fx_dump(e);
   eng_close(e);
-
-  /* Fail the nth commit of the drive, for every n until a drive no
-   * longer reaches its nth commit. */
   int failures = 0;
-  for (unsigned n = 1;; n++) {
+  /* Until the drive no longer reaches its nth commit or put. */
+  for (unsigned n = 1;; n += step) {
     char name[32];
-    snprintf(name, sizeof name, "c%u", n);
+    snprintf(name, sizeof name, "f%u", n);
     e = fx_open(name, 0);
     start(e, json, len);
-    st_fault(eng_store(e), ST_FAULT_COMMIT, n, RATTAN_EIO);
-    int rc = drive(e, NULL);
-    st_fault(eng_store(e), ST_FAULT_COMMIT, 0, 0);
+    st_fault(eng_store(e), what, n, RATTAN_EIO);
+    int rc = drive(e);
+    st_fault(eng_store(e), what, 0, 0);
     eng_close(e);
-    if (rc == 0) break; /* n is past the last commit */
+    if (rc == 0) break;
     ASSERT_EQ(rc, RATTAN_EIO);
     failures++;
     e = fx_open(name, 0);
-    ASSERT_OK(drive(e, NULL), name);
+    ASSERT_OK(drive(e), name);
     buf got = fx_dump(e);
     if (got.len != want.len || memcmp(got.data, want.data, got.len))
-      TEST_FAIL_("commit %u failed: the store differs from the baseline", n);
+      TEST_FAIL_("%s %u failed: the store differs from the baseline",
+                 what == ST_FAULT_PUT ? "put" : "commit", n);
     buf_free(&got);
     eng_close(e);
   }
+  buf_free(&want);
+  free(json);
+  return failures;
+}
+
+void test_crash_every_commit(void) {
   /* Each round commits 7 writes (two activities: run, result, poll; the
    * gateway), plus the start and end events: 30 in all. A run that never
    * failed would prove nothing. */
-  ASSERT_EQ(failures, 4 * 7 + 2);
-  buf_free(&want);
-  free(json);
+  ASSERT_EQ(fail_each(ST_FAULT_COMMIT, 1), 4 * 7 + 2);
 }
 
-/* The same with a failed put (an I/O error in the middle of a write):
- * the whole transaction is dropped. */
+/* A failed put (an I/O error in the middle of a write) drops the whole
+ * transaction. Every 7th put keeps it short: writes have 2 to 10 puts. */
 void test_crash_every_put(void) {
-  size_t len;
-  char *json = test_slurp(sample, &len);
-  eng *e = fx_open("base", 0);
-  start(e, json, len);
-  ASSERT_OK(drive(e, NULL), "baseline drive");
-  buf want = fx_dump(e);
-  eng_close(e);
-  int failures = 0;
-  /* Every 7th put, to keep the test short: writes have 2 to 10 puts. */
-  for (unsigned n = 1;; n += 7) {
-    char name[32];
-    snprintf(name, sizeof name, "p%u", n);
-    e = fx_open(name, 0);
-    start(e, json, len);
-    st_fault(eng_store(e), ST_FAULT_PUT, n, RATTAN_EIO);
-    int rc = drive(e, NULL);
-    st_fault(eng_store(e), ST_FAULT_PUT, 0, 0);
-    eng_close(e);
-    if (rc == 0) break;
-    failures++;
-    e = fx_open(name, 0);
-    ASSERT_OK(drive(e, NULL), name);
-    buf got = fx_dump(e);
-    if (got.len != want.len || memcmp(got.data, want.data, got.len))
-      TEST_FAIL_("put %u failed: the store differs from the baseline", n);
-    buf_free(&got);
-    eng_close(e);
-  }
-  ASSERT(failures >= 10);
-  buf_free(&want);
-  free(json);
+  ASSERT(fail_each(ST_FAULT_PUT, 7) >= 10);
 }
