@@ -1,10 +1,12 @@
 /*
  * The built-in components (see builtins.h). Their bookkeeping lives in
  * outputs whose keys start with '_', as bamboo components keep theirs, so
- * an engine that restarts finds it again. Nothing here allocates from the
- * heap or keeps mutable state: every buffer is on the stack and bounded.
+ * an engine that restarts finds it again. Nothing here keeps mutable
+ * state.
  */
 #include "builtins.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,66 +99,19 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
   return len;
 }
 
-/* Appends code point cp to out as UTF-8; -1 when it does not fit
- * (cap counts the terminating NUL). */
-static int put_utf8(char *out, size_t cap, size_t *n, uint32_t cp) {
-  size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-  static const unsigned char lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
-  if (*n + len >= cap) return -1;
-  for (size_t i = len - 1; i > 0; i--, cp >>= 6) {
-    out[*n + i] = (char)(0x80 | (cp & 0x3F));
-  }
-  out[*n] = (char)(lead[len] | cp);
-  *n += len;
-  return 0;
+/* The text of the string output key, copied into out (cap bytes with the
+ * NUL): 0, or -1 when it is absent, not a string, or does not fit. */
+static int text_output(rattan_call *c, const char *key, char *out, size_t cap) {
+  const char *json = rattan_call_output(c, key);
+  json_t *j = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+  size_t n = json_string_length(j);
+  int ok = json_is_string(j) && n < cap && !memchr(json_string_value(j), 0, n);
+  if (ok) memcpy(out, json_string_value(j), n + 1);
+  json_decref(j);
+  return ok ? 0 : -1;
 }
 
-/* Reads the 4 hex digits of a \u escape at *p, moving past them. */
-static int hex4(const char **p, uint32_t *v) {
-  char digits[5] = {0};
-  if (strspn(*p, "0123456789abcdefABCDEF") < 4) return -1;
-  memcpy(digits, *p, 4);
-  *p += 4;
-  *v = (uint32_t)strtoul(digits, NULL, 16);
-  return 0;
-}
-
-/* Decodes JSON string text (the engine's rendering of a text output, with
- * whatever escapes its encoder chose) into out, cap bytes with the NUL:
- * 0, or -1 when it is not one string, holds a NUL or does not fit. */
-static int json_string(const char *json, char *out, size_t cap) {
-  const char *p = json;
-  size_t n = 0;
-  uint32_t cp, lo;
-  if (*p++ != '"') return -1;
-  while (*p != '"') {
-    if (*p == '\0') return -1;
-    if (*p != '\\') { /* a raw byte: copied as is */
-      if (n + 1 >= cap) return -1;
-      out[n++] = *p++;
-      continue;
-    }
-    p++;
-    if (*p == 'u') {
-      p++;
-      if (hex4(&p, &cp) || (cp >= 0xDC00 && cp <= 0xDFFF)) return -1;
-      if (cp >= 0xD800 && cp <= 0xDBFF) { /* a surrogate pair */
-        if (p[0] != '\\' || p[1] != 'u') return -1;
-        p += 2;
-        if (hex4(&p, &lo) || lo < 0xDC00 || lo > 0xDFFF) return -1;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-      }
-    } else { /* a one-letter escape: its letter in from, its byte in to */
-      static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-      const char *e = *p ? strchr(from, *p++) : NULL;
-      if (!e) return -1;
-      cp = (unsigned char)to[e - from];
-    }
-    if (cp == 0 || put_utf8(out, cap, &n, cp)) return -1;
-  }
-  out[n] = '\0';
-  return p[1] ? -1 : 0;
-}
+/* ---- noop, and the execute step of pause -------------------------------- */
 
 static int succeed(rattan_call *c, void *ctx) {
   (void)c, (void)ctx;
@@ -419,14 +374,12 @@ static int read_tail(const char *path, char *buf, const char **text) {
  * (the exit status; 128 + N when killed by signal N, as sh reports it for
  * its own children) and stdout (the output's tail), then the file goes. */
 static int shell_schedule(rattan_call *c, void *ctx) {
-  const char *log = rattan_call_output(c, "_log");
   char path[PATH_CAP], buf[TAIL_MAX + 1], msg[MSG_MAX];
   const char *text = NULL;
   int64_t pid;
   int status;
   (void)ctx;
-  /* log is decoded before the next call on c, which may reuse it. */
-  if (!log || json_string(log, path, sizeof path) ||
+  if (text_output(c, "_log", path, sizeof path) ||
       output_int(c, "_pid", &pid) || pid <= 0 || (pid_t)pid != pid) {
     return fail(c, "shell: outputs _pid and _log are missing or invalid");
   }

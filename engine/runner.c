@@ -110,8 +110,9 @@ static int fail_node(run *r, st_proc *p, uint32_t ni, json_t *data,
                      const char *ex_data) {
   const char *id = node_id(r->d, ni);
   int rc = transit(r, ni, ACT_FAIL, NULL);
+  if (rc) return rc;
   json_t *own = data ? NULL : (data = data_load(r, id));
-  if (rc || !data) return rc ? rc : r->err->code;
+  if (!data) return r->err->code;
   rc = data_fail(r, id, data, ex_data);
   json_decref(own);
   p->status = ST_PROC_SLEEP;
