@@ -250,6 +250,11 @@ json_t *tb_gw(json_t *p, const char *id, const char *type) {
   return g;
 }
 
+void tb_fork(json_t *p, const char *gw, const char *type, const char *cg) {
+  tb_gw(p, gw, type);
+  tb_gw(p, cg, "ConvergeGateway");
+}
+
 json_t *tb_sub(json_t *p, const char *id, json_t *child) {
   ASSERT_STR(json_string_value(json_object_get(child, "id")), id);
   json_t *s = json_pack("{s:s,s:s,s:s,s:[],s:s,s:{},s:o}", "id", id, "type",
@@ -381,19 +386,87 @@ char *tb_json(json_t *p) {
   return s;
 }
 
-char *tb_chain(int n, const char *const *codes) {
-  json_t *p = tb_new("p", "s", "e");
+json_t *tb_line(const char *id, const char *chain, const char *const *codes) {
+  char *s = strdup(chain), *save = NULL;
+  ASSERT(s);
+  char *words[256];
+  int n = 0;
+  for (char *w = strtok_r(s, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+    ASSERT(n < 256);
+    words[n++] = w;
+  }
+  ASSERT(n >= 2);
+  json_t *p = tb_new(id, words[0], words[n - 1]);
+  int i = 0;
+  for (; i < n - 2 && codes[i]; i++)
+    tb_act(p, words[i + 1], codes[i]);
+  /* As many codes as activities in the chain. */
+  ASSERT_EQ(i, n - 2);
+  ASSERT(!codes[i]);
+  tb_link(p, chain);
+  free(s);
+  return p;
+}
+
+json_t *tb_chain(const char *const *codes) {
   char chain[4096] = "s";
-  for (int i = 0; i < n; i++) {
-    char id[16];
-    snprintf(id, sizeof id, "a%d", i + 1);
-    tb_act(p, id, codes[i]);
+  for (int i = 0; codes[i]; i++) {
+    ASSERT(strlen(chain) < sizeof chain - 16);
     strcat(chain, " ");
-    strcat(chain, id);
+    strcat(chain, tb_nid("a", i + 1));
   }
   strcat(chain, " e");
+  return tb_line("p", chain, codes);
+}
+
+json_t *tb_wrap(json_t *child) {
+  const char *id = json_string_value(json_object_get(child, "id"));
+  ASSERT(id);
+  char chain[RATTAN_ID_MAX + 8];
+  snprintf(chain, sizeof chain, "s %s e", id);
+  json_t *p = tb_new("p", "s", "e");
+  tb_sub(p, id, child);
   tb_link(p, chain);
-  return tb_json(p);
+  return p;
+}
+
+json_t *tb_node(json_t *p, const char *id) {
+  json_t *a = json_object_get(json_object_get(p, "activities"), id);
+  if (!a) TEST_FAIL_("pipeline has no activity %s", id);
+  return a;
+}
+
+const char *tb_nid(const char *prefix, int i) {
+  static char buf[16][32];
+  static int next;
+  char *b = buf[next++ % 16];
+  snprintf(b, sizeof buf[0], "%s%d", prefix, i);
+  return b;
+}
+
+void tb_fan(json_t *p, const char *gw, const char *cg, const char *prefix,
+            int n, const char *code) {
+  for (int i = 0; i < n; i++) {
+    char chain[128];
+    const char *id = tb_nid(prefix, i);
+    tb_act(p, id, code);
+    snprintf(chain, sizeof chain, "%s %s %s", gw, id, cg);
+    tb_link(p, chain);
+  }
+}
+
+void tb_loop(json_t *p, const char *gw, const char *back, const char *out,
+             const char *var, const char *src, const char *limit) {
+  char name[64], cond[128], chain[128];
+  snprintf(name, sizeof name, "${%s}", var);
+  tb_gw(p, gw, "ExclusiveGateway");
+  snprintf(chain, sizeof chain, "%s %s", gw, back);
+  tb_link(p, chain);
+  snprintf(cond, sizeof cond, "%s < %s", name, limit);
+  tb_cond(p, gw, back, cond);
+  snprintf(cond, sizeof cond, "%s >= %s", name, limit);
+  tb_cond(p, gw, out, cond);
+  tb_ref(p, name, src, "_loop");
 }
 
 /* ---- Running ----------------------------------------------------------------
@@ -410,6 +483,24 @@ void xu_create(rattan_engine *e, const char *json, const char *id) {
 void xu_start(rattan_engine *e, const char *json, const char *id) {
   xu_create(e, json, id);
   ASSERT_OK(rattan_task_start(e, id), rattan_errmsg(e));
+}
+
+void xu_start_tree(rattan_engine *e, json_t *p, const char *id) {
+  char *json = tb_json(p);
+  xu_start(e, json, id);
+  free(json);
+}
+
+rattan_drive_result xu_run(rattan_engine *e, json_t *p, const char *id) {
+  xu_start_tree(e, p, id);
+  return xu_drive(e, id);
+}
+
+void xu_callback(rattan_engine *e, const char *task, const char *node,
+                 const char *data) {
+  rattan_node_info i = xu_node(e, task, node);
+  ASSERT_OK(rattan_node_callback(e, task, node, data, i.version),
+            rattan_errmsg(e));
 }
 
 rattan_drive_result xu_drive(rattan_engine *e, const char *task) {
@@ -545,6 +636,30 @@ void xu_expect_states(const char *file, int line, rattan_engine *e,
   }
 }
 
+rattan_node_info xu_expect_node(const char *file, int line, rattan_engine *e,
+                                const char *task, const char *node, int hist,
+                                json_t **data, const long long want[6]) {
+  rattan_node_info i = hist < 0 ? xu_node(e, task, node)
+                                : xu_hist(e, task, node, (unsigned)hist, data);
+  const long long got[6] = {i.state, i.loop, i.inner_loop,
+                            i.retry, i.skip, i.error_ignored};
+  static const char *const names[6] = {"state", "loop", "inner_loop",
+                                       "retry", "skip", "error_ignored"};
+  for (int k = 0; k < 6; k++) {
+    if (want[k] == ANY || want[k] == got[k]) continue;
+    char where[64] = "";
+    if (hist >= 0) snprintf(where, sizeof where, " (history %d)", hist);
+    if (k == 0)
+      fprintf(stderr, "  %s:%d: node %s%s is %s, expected %s\n", file, line,
+              node, where, sname((int)got[0]), sname((int)want[0]));
+    else
+      fprintf(stderr, "  %s:%d: node %s%s: %s is %lld, expected %lld\n", file,
+              line, node, where, names[k], got[k], want[k]);
+    abort();
+  }
+  return i;
+}
+
 void xu_expect_json(const char *file, int line, const char *what,
                     json_t *actual, const char *expected) {
   json_t *want = J(expected);
@@ -567,6 +682,17 @@ void xu_expect_data(const char *file, int line, rattan_engine *e,
   snprintf(what, sizeof what, "node %s %s", node, part);
   xu_expect_json(file, line, what, d ? json_object_get(d, part) : NULL,
                  expected);
+  json_decref(d);
+}
+
+void xu_expect_data_key(const char *file, int line, rattan_engine *e,
+                        const char *task, const char *node, const char *part,
+                        const char *key, const char *expected) {
+  json_t *d = xu_data(e, task, node);
+  char what[256];
+  snprintf(what, sizeof what, "node %s %s %s", node, part, key);
+  xu_expect_json(file, line, what,
+                 json_object_get(json_object_get(d, part), key), expected);
   json_decref(d);
 }
 
@@ -668,6 +794,19 @@ void xu_snap_expect_equal(const char *file, int line, const xu_snap *a,
       abort();
     }
   }
+}
+
+void xu_snap_expect_still(const char *file, int line, rattan_engine *e,
+                          const char *task, xu_snap *before) {
+  const char **ids = calloc((size_t)before->n + 1, sizeof *ids);
+  ASSERT(ids);
+  for (int i = 0; i < before->n; i++)
+    ids[i] = before->rows[i].id;
+  xu_snap now = xu_snap_take(e, task, ids);
+  free(ids);
+  xu_snap_expect_equal(file, line, before, &now, 1);
+  xu_snap_free(&now);
+  xu_snap_free(before);
 }
 
 void xu_snap_free(xu_snap *s) {

@@ -87,6 +87,10 @@ void tb_in(json_t *act, const char *key, const char *type, json_t *value);
 /* ExclusiveGateway, ParallelGateway, ConditionalParallelGateway,
  * ConvergeGateway. */
 json_t *tb_gw(json_t *p, const char *id, const char *type);
+/* A fork and its join: gateway gw of type (ExclusiveGateway,
+ * ParallelGateway, ConditionalParallelGateway) and the ConvergeGateway
+ * cg where its branches meet. */
+void tb_fork(json_t *p, const char *gw, const char *type, const char *cg);
 /* A SubProcess whose embedded pipeline is child (its id must be id). */
 json_t *tb_sub(json_t *p, const char *id, json_t *child);
 void tb_param(json_t *sub, const char *key, const char *type, json_t *value);
@@ -103,13 +107,46 @@ void tb_ref(json_t *p, const char *key, const char *act, const char *out_key);
 void tb_output(json_t *p, const char *key);
 /* Finishes p (consumed) and returns its compact JSON; free() it. */
 char *tb_json(json_t *p);
-/* "p": s -> a1 .. an -> e, ai running codes[i-1]. */
-char *tb_chain(int n, const char *const *codes);
+/* A pipeline id along chain "start x1 .. xn end": start and end events
+ * around activities xi running codes[i-1] (NULL-terminated, exactly n).
+ * Returns it to adjust (tb_node), to run or to nest with tb_sub. */
+json_t *tb_line(const char *id, const char *chain, const char *const *codes);
+#define TB_LINE(id, chain, ...) \
+  tb_line((id), (chain), (const char *const[]){__VA_ARGS__, NULL})
+/* "p": s -> a1 .. an -> e, ai running codes[i-1] (NULL-terminated). */
+json_t *tb_chain(const char *const *codes);
+#define TB_CHAIN(...) tb_chain((const char *const[]){__VA_ARGS__, NULL})
+/* "p": s -> sub -> e, sub a SubProcess running child (consumed), named
+ * by the child's id. Returns p; tb_node(p, id) is the SubProcess node. */
+json_t *tb_wrap(json_t *child);
+/* The activity id of p (borrowed); aborts when p has none. */
+json_t *tb_node(json_t *p, const char *id);
+/* prefix<i> as a node id (tb_nid("x", 2): "x2"); a static buffer, 16 in
+ * rotation. */
+const char *tb_nid(const char *prefix, int i);
+/* Gateway gw forks to prefix0 .. prefix(n-1), each running code, which
+ * all meet at cg; both gateways exist already or are added later. */
+void tb_fan(json_t *p, const char *gw, const char *cg, const char *prefix,
+            int n, const char *code);
+/* A cycle: adds the ExclusiveGateway gw, which goes back to `back` while
+ * ${var} < limit and on to `out` once ${var} >= limit, with ${var} the
+ * _loop output of node src. Links gw -> back; the flows into gw and
+ * gw -> out are the caller's (tb_link). */
+void tb_loop(json_t *p, const char *gw, const char *back, const char *out,
+             const char *var, const char *src, const char *limit);
 
 /* ---- Running ---------------------------------------------------------------
  * Creates task id from json (aborts on failure) and starts it. */
 void xu_create(rattan_engine *e, const char *json, const char *id);
 void xu_start(rattan_engine *e, const char *json, const char *id);
+/* xu_start with the tree p (consumed by tb_json). */
+void xu_start_tree(rattan_engine *e, json_t *p, const char *id);
+/* xu_start_tree, then one xu_drive; returns that drive's result. */
+rattan_drive_result xu_run(rattan_engine *e, json_t *p, const char *id);
+/* A callback with data to node, naming its current version; asserts it
+ * is accepted. */
+void xu_callback(rattan_engine *e, const char *task, const char *node,
+                 const char *data);
 /* rattan_drive(e, task, 0): asserts it succeeds and leaves no work. */
 rattan_drive_result xu_drive(rattan_engine *e, const char *task);
 /* Drives until the task leaves RUNNING or nothing changes for a while
@@ -144,6 +181,25 @@ void xu_expect_states(const char *file, int line, rattan_engine *e,
 #define EXPECT_NOT_RUN(e, task, ...) \
   EXPECT_STATES(e, task, RATTAN_STATE_CREATED, __VA_ARGS__)
 
+/* A node's counters in one call: state, loop, inner_loop, retry, skip,
+ * error_ignored, each compared unless it is ANY. Returns the record, for
+ * the checks of times and versions. EXPECT_NODE reads the node's record,
+ * EXPECT_HIST attempt i of its history (and its data into *data, parsed,
+ * when data is not NULL). */
+#define ANY (-1)
+rattan_node_info xu_expect_node(const char *file, int line, rattan_engine *e,
+                                const char *task, const char *node, int hist,
+                                json_t **data, const long long want[6]);
+#define EXPECT_NODE(e, task, node, st, loop, inner_loop, retry, skip, ign) \
+  xu_expect_node(__FILE__, __LINE__, (e), (task), (node), -1, NULL,        \
+                 (const long long[6]){(st), (loop), (inner_loop), (retry), \
+                                      (skip), (ign)})
+#define EXPECT_HIST(e, task, node, i, data, st, loop, inner_loop, retry, skip, \
+                    ign)                                                       \
+  xu_expect_node(__FILE__, __LINE__, (e), (task), (node), (int)(i), (data),    \
+                 (const long long[6]){(st), (loop), (inner_loop), (retry),     \
+                                      (skip), (ign)})
+
 /* actual (may be NULL) equals the JSON in expected (J's quoting). */
 void xu_expect_json(const char *file, int line, const char *what,
                     json_t *actual, const char *expected);
@@ -155,6 +211,13 @@ void xu_expect_data(const char *file, int line, rattan_engine *e,
                     const char *expected);
 #define EXPECT_DATA(e, task, node, part, expected) \
   xu_expect_data(__FILE__, __LINE__, (e), (task), (node), (part), (expected))
+/* One key of the node's data part equals expected (absent fails). */
+void xu_expect_data_key(const char *file, int line, rattan_engine *e,
+                        const char *task, const char *node, const char *part,
+                        const char *key, const char *expected);
+#define EXPECT_DATA_KEY(e, task, node, part, key, expected)                  \
+  xu_expect_data_key(__FILE__, __LINE__, (e), (task), (node), (part), (key), \
+                     (expected))
 /* The bamboo shape of one successful run of a node without inputs. */
 #define PLAIN_IN(l)  "{'_loop':" #l ",'_inner_loop':" #l "}"
 #define PLAIN_OUT(l) "{'_result':true,'_loop':" #l ",'_inner_loop':" #l "}"
@@ -186,7 +249,11 @@ void xu_snap_expect_equal(const char *file, int line, const xu_snap *a,
 void xu_snap_free(xu_snap *s);
 #define SNAP(e, task, ...) \
   xu_snap_take((e), (task), (const char *[]){__VA_ARGS__, NULL})
-#define EXPECT_UNCHANGED(a, b) \
-  xu_snap_expect_equal(__FILE__, __LINE__, &(a), &(b), 1)
+/* Takes the snapshot of before's nodes again and expects it equal to
+ * before (times too): nothing changed since. Frees before. */
+void xu_snap_expect_still(const char *file, int line, rattan_engine *e,
+                          const char *task, xu_snap *before);
+#define EXPECT_UNCHANGED_SINCE(e, task, before) \
+  xu_snap_expect_still(__FILE__, __LINE__, (e), (task), &(before))
 
 #endif

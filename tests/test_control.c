@@ -11,14 +11,6 @@
 /* ---- Helpers ----------------------------------------------------------------
  */
 
-static const char *nid(const char *prefix, int i) {
-  static char buf[16][32];
-  static int next;
-  char *b = buf[next++ % 16];
-  snprintf(b, sizeof buf[0], "%s%d", prefix, i);
-  return b;
-}
-
 /* The outputs of a failed first run of a component that set none: _result
  * false and the loop counters; ex_data is allowed next to them. */
 static void expect_fail_outputs(json_t *data, int loop) {
@@ -34,6 +26,13 @@ static void expect_fail_outputs(json_t *data, int loop) {
         strcmp(k, "_inner_loop") && strcmp(k, "ex_data"))
       TEST_FAIL_("unexpected output %s", k);
   }
+}
+
+/* The data of a failed first run of a component without inputs: inputs
+ * PLAIN_IN(1), outputs as expect_fail_outputs. */
+static void expect_plain_failure(json_t *data) {
+  EXPECT_JSON(json_object_get(data, "inputs"), PLAIN_IN(1));
+  expect_fail_outputs(data, 1);
 }
 
 /* Drives one step at a time until every node of ids is RUNNING (each is
@@ -66,14 +65,14 @@ static void nest_shape(json_t *p, const char *start, const char *end,
   snprintf(chain, sizeof chain, "%s pg1 pg2", start);
   tb_link(p, chain);
   for (int i = 0; i < 5; i++) {
-    json_t *ta = tb_act(p, nid("ta", i), tcode);
-    json_t *tb = tb_act(p, nid("tb", i), tcode);
+    json_t *ta = tb_act(p, tb_nid("ta", i), tcode);
+    json_t *tb = tb_act(p, tb_nid("tb", i), tcode);
     if (!strcmp(tcode, "sleep_timer")) {
       tb_in(ta, "bk_timing", "plain", J("3"));
       tb_in(tb, "bk_timing", "plain", J("3"));
     }
-    tb_act(p, nid("na", i), ncode);
-    tb_act(p, nid("nb", i), ncode);
+    tb_act(p, tb_nid("na", i), ncode);
+    tb_act(p, tb_nid("nb", i), ncode);
     snprintf(chain, sizeof chain, "pg1 ta%d na%d cg2", i, i);
     tb_link(p, chain);
     snprintf(chain, sizeof chain, "pg2 tb%d nb%d cg1", i, i);
@@ -83,9 +82,10 @@ static void nest_shape(json_t *p, const char *start, const char *end,
   tb_link(p, chain);
 }
 
-static json_t *nest_parallel(const char *tcode, const char *ncode) {
+/* The nested parallel shape with 3 s timers before noops, as "p". */
+static json_t *nest_timers(void) {
   json_t *p = tb_new("p", "s", "e");
-  nest_shape(p, "s", "e", tcode, ncode);
+  nest_shape(p, "s", "e", "sleep_timer", "noop");
   return p;
 }
 
@@ -93,17 +93,27 @@ static json_t *nest_parallel(const char *tcode, const char *ncode) {
   "ta0", "ta1", "ta2", "ta3", "ta4", "tb0", "tb1", "tb2", "tb3", "tb4"
 #define NEST_AFTER \
   "na0", "na1", "na2", "na3", "na4", "nb0", "nb1", "nb2", "nb3", "nb4"
+/* Every node of nest_timers(). */
+#define NEST_ALL \
+  "p", "s", "pg1", "pg2", "cg1", "cg2", "e", NEST_TIMERS, NEST_AFTER
 
-/* The subprocess shape of bamboo's retry / skip tests: s -> sp -> e, sp
- * holding the nested parallel shape with fail_ctrl activities. */
-static char *sub_nest_fail_tree(void) {
+/* The subprocess shape of bamboo's retry / skip tests, started and driven
+ * as task t: s -> sp -> e, sp holding the nested parallel shape with
+ * fail_ctrl activities. All ten of them (NEST_TIMERS) fail; the root and
+ * the subprocess stay RUNNING. */
+static rattan_engine *run_sub_nest_failed(void) {
+  rattan_engine *e = xu_open("db", 0);
   json_t *inner = tb_new("sp", "s_sp", "e_sp");
   nest_shape(inner, "s_sp", "e_sp", "fail_ctrl", "noop");
-  json_t *p = tb_new("p", "s", "e");
-  tb_sub(p, "sp", inner);
-  tb_link(p, "s sp e");
-  return tb_json(p);
+  xu_run(e, tb_wrap(inner), "t");
+  EXPECT_STATES(e, "t", RATTAN_STATE_FAILED, NEST_TIMERS);
+  EXPECT_STATES(e, "t", RATTAN_STATE_RUNNING, "p", "sp");
+  return e;
 }
+/* Every node of run_sub_nest_failed's tree. */
+#define SUB_NEST_ALL                                               \
+  "p", "s", "sp", "s_sp", "pg1", "pg2", "cg1", "cg2", "e_sp", "e", \
+      NEST_TIMERS, NEST_AFTER
 
 /* ---- Retry ------------------------------------------------------------------
  */
@@ -113,24 +123,18 @@ static char *sub_nest_fail_tree(void) {
  * inputs replaced; the failed attempt is kept as history, unchanged. */
 void test_control_retry(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"fail_ctrl"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("fail_ctrl"), "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_FAILED);
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   rattan_node_info old = xu_node(e, "t", "a1");
-  EXPECT_DATA(e, "t", "a1", "inputs", PLAIN_IN(1));
   json_t *d = xu_data(e, "t", "a1");
-  expect_fail_outputs(d, 1);
+  expect_plain_failure(d);
   json_decref(d);
   ASSERT_STR(xu_ex_data(e, "t", "a1"), "fail_ctrl: no bit");
 
   ASSERT_OK(rattan_node_retry(e, "t", "a1", "{\"bit\":1}"), rattan_errmsg(e));
-  rattan_node_info r = xu_node(e, "t", "a1");
-  ASSERT_EQ(r.state, RATTAN_STATE_READY);
-  ASSERT_EQ(r.retry, 1);
-  ASSERT_EQ(r.loop, 1);
-  ASSERT_EQ(r.skip, 0);
+  rattan_node_info r =
+      EXPECT_NODE(e, "t", "a1", RATTAN_STATE_READY, 1, ANY, 1, 0, ANY);
   ASSERT(strcmp(r.version, old.version));
   ASSERT_EQ(r.started_us, RATTAN_NO_TIME);
   ASSERT_EQ(r.archived_us, RATTAN_NO_TIME);
@@ -140,29 +144,21 @@ void test_control_retry(void) {
 
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "a1", "e");
-  rattan_node_info f = xu_node(e, "t", "a1");
+  rattan_node_info f = EXPECT_NODE(e, "t", "a1", ANY, 1, 1, 1, ANY, ANY);
   ASSERT_STR(f.version, r.version);
-  ASSERT_EQ(f.retry, 1);
-  ASSERT_EQ(f.loop, 1);
-  ASSERT_EQ(f.inner_loop, 1);
   ASSERT(f.started_us != RATTAN_NO_TIME);
   EXPECT_DATA(e, "t", "a1", "inputs", "{'bit':1,'_loop':1,'_inner_loop':1}");
   EXPECT_DATA(e, "t", "a1", "outputs",
               "{'bit':1,'_result':true,'_loop':1,'_inner_loop':1}");
   ASSERT_EQ(xu_hist_count(e, "t", "a1"), 1);
   json_t *hd;
-  rattan_node_info h = xu_hist(e, "t", "a1", 0, &hd);
-  ASSERT_EQ(h.state, RATTAN_STATE_FAILED);
+  rattan_node_info h =
+      EXPECT_HIST(e, "t", "a1", 0, &hd, RATTAN_STATE_FAILED, 1, ANY, 0, 0, ANY);
   ASSERT_STR(h.version, old.version);
-  ASSERT_EQ(h.loop, 1);
-  ASSERT_EQ(h.retry, 0);
-  ASSERT_EQ(h.skip, 0);
   ASSERT_EQ(h.started_us, old.started_us);
   ASSERT_EQ(h.archived_us, old.archived_us);
-  EXPECT_JSON(json_object_get(hd, "inputs"), PLAIN_IN(1));
-  expect_fail_outputs(hd, 1);
+  expect_plain_failure(hd);
   json_decref(hd);
-  free(tree);
   rattan_close(e);
 }
 
@@ -170,26 +166,19 @@ void test_control_retry(void) {
  * (retry 2) and keeps two attempts in the history. */
 void test_control_retry_twice(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "a", "fail_ctrl"), "key_1", "plain", J("'val_1'"));
+  json_t *p = TB_LINE("p", "s a e", "fail_ctrl");
+  tb_in(tb_node(p, "a"), "key_1", "plain", J("'val_1'"));
   tb_var(p, "${k}", "plain", J("'kv'"));
-  tb_link(p, "s a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   ASSERT_OK(rattan_node_retry(e, "t", "a", NULL), rattan_errmsg(e));
   xu_drive(e, "t");
-  rattan_node_info a = xu_node(e, "t", "a");
-  ASSERT_EQ(a.state, RATTAN_STATE_FAILED);
-  ASSERT_EQ(a.retry, 1);
+  EXPECT_NODE(e, "t", "a", RATTAN_STATE_FAILED, ANY, ANY, 1, ANY, ANY);
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'key_1':'val_1','_loop':1,'_inner_loop':1}");
   ASSERT_OK(rattan_node_retry(e, "t", "a", "{\"bit\":1,\"key_1\":\"${k}\"}"),
             rattan_errmsg(e));
   xu_drive(e, "t");
-  a = xu_node(e, "t", "a");
-  ASSERT_EQ(a.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(a.retry, 2);
+  EXPECT_NODE(e, "t", "a", RATTAN_STATE_FINISHED, ANY, ANY, 2, ANY, ANY);
   ASSERT_EQ(xu_hist_count(e, "t", "a"), 2);
   ASSERT_EQ(xu_hist(e, "t", "a", 0, NULL).retry, 0);
   ASSERT_EQ(xu_hist(e, "t", "a", 1, NULL).retry, 1);
@@ -198,7 +187,6 @@ void test_control_retry_twice(void) {
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'bit':1,'key_1':'kv','_loop':1,'_inner_loop':1}");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
-  free(tree);
   rattan_close(e);
 }
 
@@ -206,27 +194,20 @@ void test_control_retry_twice(void) {
  * nested parallel branches of a subprocess; the root and the subprocess
  * stay RUNNING, nothing converges; retrying them all finishes the task. */
 void test_control_retry_subprocess_parallel(void) {
-  rattan_engine *e = xu_open("db", 0);
-  char *tree = sub_nest_fail_tree();
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FAILED, NEST_TIMERS);
-  EXPECT_STATES(e, "t", RATTAN_STATE_RUNNING, "p", "sp");
+  rattan_engine *e = run_sub_nest_failed();
   EXPECT_NOT_RUN(e, "t", "cg1", "cg2", "e_sp", "e", NEST_AFTER);
   for (int i = 0; i < 5; i++) {
-    ASSERT_OK(rattan_node_retry(e, "t", nid("ta", i), "{\"bit\":1}"),
+    ASSERT_OK(rattan_node_retry(e, "t", tb_nid("ta", i), "{\"bit\":1}"),
               rattan_errmsg(e));
-    ASSERT_OK(rattan_node_retry(e, "t", nid("tb", i), "{\"bit\":1}"),
+    ASSERT_OK(rattan_node_retry(e, "t", tb_nid("tb", i), "{\"bit\":1}"),
               rattan_errmsg(e));
   }
   xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "sp", "s_sp", "pg1",
-                "pg2", "cg1", "cg2", "e_sp", "e", NEST_TIMERS, NEST_AFTER);
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, SUB_NEST_ALL);
   ASSERT_EQ(xu_node(e, "t", "cg1").loop, 1);
   ASSERT_EQ(xu_node(e, "t", "cg2").loop, 1);
   ASSERT_EQ(xu_node(e, "t", "ta3").retry, 1);
   ASSERT_STR(xu_node(e, "t", "ta3").parent_id, "sp");
-  free(tree);
   rattan_close(e);
 }
 
@@ -239,18 +220,13 @@ void test_control_retry_subprocess_parallel(void) {
  * continues. */
 void test_control_skip(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"fail_ctrl", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("fail_ctrl", "noop"), "t");
   rattan_node_info old = xu_node(e, "t", "a1");
   ASSERT_EQ(old.state, RATTAN_STATE_FAILED);
   EXPECT_NOT_RUN(e, "t", "a2", "e");
   ASSERT_OK(rattan_node_skip(e, "t", "a1"), rattan_errmsg(e));
-  rattan_node_info s = xu_node(e, "t", "a1");
-  ASSERT_EQ(s.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(s.skip, 1);
-  ASSERT_EQ(s.retry, 0);
-  ASSERT_EQ(s.loop, 1);
+  rattan_node_info s =
+      EXPECT_NODE(e, "t", "a1", RATTAN_STATE_FINISHED, 1, ANY, 0, 1, ANY);
   ASSERT(strcmp(s.version, old.version));
   ASSERT_EQ(s.started_us, old.started_us);
   ASSERT(s.archived_us != RATTAN_NO_TIME);
@@ -259,41 +235,29 @@ void test_control_skip(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "a1", "a2", "e");
   ASSERT_EQ(xu_count[XU_FAIL_CTRL].executes, 1);
-  EXPECT_DATA(e, "t", "a1", "inputs", PLAIN_IN(1));
   json_t *d = xu_data(e, "t", "a1");
-  expect_fail_outputs(d, 1);
+  expect_plain_failure(d);
   json_decref(d);
   json_t *hd;
-  rattan_node_info h = xu_hist(e, "t", "a1", 0, &hd);
-  ASSERT_EQ(h.state, RATTAN_STATE_FAILED);
+  rattan_node_info h = EXPECT_HIST(e, "t", "a1", 0, &hd, RATTAN_STATE_FAILED,
+                                   ANY, ANY, 0, 0, ANY);
   ASSERT_STR(h.version, old.version);
-  ASSERT_EQ(h.skip, 0);
-  ASSERT_EQ(h.retry, 0);
   ASSERT(h.started_us != RATTAN_NO_TIME && h.archived_us != RATTAN_NO_TIME);
-  EXPECT_JSON(json_object_get(hd, "inputs"), PLAIN_IN(1));
-  expect_fail_outputs(hd, 1);
+  expect_plain_failure(hd);
   json_decref(hd);
-  free(tree);
   rattan_close(e);
 }
 
 /* test_skip_with_subprocess_has_parallel. */
 void test_control_skip_subprocess_parallel(void) {
-  rattan_engine *e = xu_open("db", 0);
-  char *tree = sub_nest_fail_tree();
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FAILED, NEST_TIMERS);
-  EXPECT_STATES(e, "t", RATTAN_STATE_RUNNING, "p", "sp");
+  rattan_engine *e = run_sub_nest_failed();
   for (int i = 0; i < 5; i++) {
-    ASSERT_OK(rattan_node_skip(e, "t", nid("ta", i)), rattan_errmsg(e));
-    ASSERT_OK(rattan_node_skip(e, "t", nid("tb", i)), rattan_errmsg(e));
+    ASSERT_OK(rattan_node_skip(e, "t", tb_nid("ta", i)), rattan_errmsg(e));
+    ASSERT_OK(rattan_node_skip(e, "t", tb_nid("tb", i)), rattan_errmsg(e));
   }
   xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "sp", "s_sp", "pg1",
-                "pg2", "cg1", "cg2", "e_sp", "e", NEST_TIMERS, NEST_AFTER);
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, SUB_NEST_ALL);
   ASSERT_EQ(xu_node(e, "t", "tb2").skip, 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -304,8 +268,7 @@ void test_control_skip_exg(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
   tb_act(p, "before", "noop");
-  tb_gw(p, "eg", "ExclusiveGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "eg", "ExclusiveGateway", "cg");
   tb_act(p, "x1", "noop");
   tb_act(p, "x2", "noop");
   tb_act(p, "y", "noop");
@@ -313,9 +276,7 @@ void test_control_skip_exg(void) {
   tb_link(p, "eg y cg");
   tb_cond(p, "eg", "x1", "True == False");
   tb_cond(p, "eg", "y", "True == False");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   rattan_node_info old = xu_node(e, "t", "eg");
   ASSERT_EQ(old.state, RATTAN_STATE_FAILED);
   xu_snap before = SNAP(e, "t", "eg", "x1", "y", "cg", "before");
@@ -325,13 +286,11 @@ void test_control_skip_exg(void) {
   ASSERT_ERR(rattan_node_skip(e, "t", "eg"), RATTAN_ESTATE);
   ASSERT_ERR(rattan_node_skip_exg(e, "t", "before", tb_fid("before", "eg")),
              RATTAN_ESTATE);
-  xu_snap after = SNAP(e, "t", "eg", "x1", "y", "cg", "before");
-  EXPECT_UNCHANGED(before, after);
+  EXPECT_UNCHANGED_SINCE(e, "t", before);
   ASSERT_OK(rattan_node_skip_exg(e, "t", "eg", tb_fid("eg", "x1")),
             rattan_errmsg(e));
-  rattan_node_info g = xu_node(e, "t", "eg");
-  ASSERT_EQ(g.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(g.skip, 1);
+  rattan_node_info g =
+      EXPECT_NODE(e, "t", "eg", RATTAN_STATE_FINISHED, ANY, ANY, ANY, 1, ANY);
   ASSERT(strcmp(g.version, old.version));
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "before", "eg", "x1",
@@ -340,9 +299,6 @@ void test_control_skip_exg(void) {
   /* Finished now: a second skip is refused. */
   ASSERT_ERR(rattan_node_skip_exg(e, "t", "eg", tb_fid("eg", "y")),
              RATTAN_ESTATE);
-  xu_snap_free(&before);
-  xu_snap_free(&after);
-  free(tree);
   rattan_close(e);
 }
 
@@ -351,20 +307,13 @@ void test_control_skip_exg(void) {
 void test_control_skip_cpg(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "cpg", "ConditionalParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
-  for (int i = 0; i < 3; i++) {
-    char chain[32];
-    tb_act(p, nid("x", i), "noop");
-    snprintf(chain, sizeof chain, "cpg x%d cg", i);
-    tb_link(p, chain);
-    tb_cond(p, "cpg", nid("x", i), "1 == 2");
-  }
+  tb_fork(p, "cpg", "ConditionalParallelGateway", "cg");
+  tb_fan(p, "cpg", "cg", "x", 3, "noop");
+  for (int i = 0; i < 3; i++)
+    tb_cond(p, "cpg", tb_nid("x", i), "1 == 2");
   tb_link(p, "s cpg");
   tb_link(p, "cg e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   rattan_node_info old = xu_node(e, "t", "cpg");
   ASSERT_EQ(old.state, RATTAN_STATE_FAILED);
   const char *bad[] = {tb_fid("cpg", "x0"), tb_fid("s", "cpg")};
@@ -372,16 +321,14 @@ void test_control_skip_cpg(void) {
   EXPECT_STATE(e, "t", "cpg", RATTAN_STATE_FAILED);
   const char *flows[] = {tb_fid("cpg", "x0"), tb_fid("cpg", "x2")};
   ASSERT_OK(rattan_node_skip_cpg(e, "t", "cpg", flows, 2), rattan_errmsg(e));
-  rattan_node_info g = xu_node(e, "t", "cpg");
-  ASSERT_EQ(g.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(g.skip, 1);
+  rattan_node_info g =
+      EXPECT_NODE(e, "t", "cpg", RATTAN_STATE_FINISHED, ANY, ANY, ANY, 1, ANY);
   ASSERT(strcmp(g.version, old.version));
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "cpg", "x0", "x2", "cg",
                 "e");
   EXPECT_NOT_RUN(e, "t", "x1");
   ASSERT_EQ(xu_node(e, "t", "cg").loop, 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -397,8 +344,7 @@ void test_control_skip_cpg(void) {
 void test_control_refusals(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_act(p, "done", "noop");
   json_t *nr = tb_act(p, "nr", "fail");
   json_object_set_new(nr, "retryable", json_false());
@@ -409,9 +355,7 @@ void test_control_refusals(void) {
   tb_link(p, "pg nr cg");
   tb_link(p, "pg w cg");
   tb_link(p, "pg ok cg");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "done", RATTAN_STATE_FINISHED);
   EXPECT_STATES(e, "t", RATTAN_STATE_FAILED, "nr", "ok");
   EXPECT_STATE(e, "t", "w", RATTAN_STATE_RUNNING);
@@ -463,26 +407,31 @@ void test_control_refusals(void) {
   ASSERT_ERR(rattan_task_start(e, "t"), RATTAN_ESTATE);
   ASSERT_NE(rattan_node_retry(e, "nosuchtask", "ok", NULL), RATTAN_OK);
   ASSERT_NE(rattan_task_pause(e, "nosuchtask"), RATTAN_OK);
-  xu_snap after =
-      SNAP(e, "t", "p", "s", "pg", "done", "nr", "w", "ok", "cg", "e");
-  EXPECT_UNCHANGED(before, after);
+  EXPECT_UNCHANGED_SINCE(e, "t", before);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_RUNNING);
   /* And the task still works: nothing was queued by the refusals. */
   xu_drive(e, "t");
   ASSERT_EQ(xu_count[XU_CB].schedules, 0);
   EXPECT_STATE(e, "t", "w", RATTAN_STATE_RUNNING);
-  xu_snap_free(&before);
-  xu_snap_free(&after);
-  free(tree);
   rattan_close(e);
+}
+
+/* The task operations pause, resume and revoke, and a second start, are
+ * all refused. */
+static void expect_task_ops_refused(rattan_engine *e) {
+  ASSERT_ERR(rattan_task_pause(e, "t"), RATTAN_ESTATE);
+  ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
+  ASSERT_ERR(rattan_task_revoke(e, "t"), RATTAN_ESTATE);
+  ASSERT_ERR(rattan_task_start(e, "t"), RATTAN_ESTATE);
 }
 
 /* A task that never started refuses the task operations, and a finished
  * one refuses pause and revoke. */
 void test_control_task_refusals(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"noop"});
+  char *tree = tb_json(TB_CHAIN("noop"));
   xu_create(e, tree, "t");
+  free(tree);
   ASSERT_ERR(rattan_task_pause(e, "t"), RATTAN_ESTATE);
   ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
   ASSERT_ERR(rattan_task_revoke(e, "t"), RATTAN_ESTATE);
@@ -493,15 +442,8 @@ void test_control_task_refusals(void) {
   xu_drive(e, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   xu_snap before = SNAP(e, "t", "p", "s", "a1", "e");
-  ASSERT_ERR(rattan_task_pause(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_revoke(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_start(e, "t"), RATTAN_ESTATE);
-  xu_snap after = SNAP(e, "t", "p", "s", "a1", "e");
-  EXPECT_UNCHANGED(before, after);
-  xu_snap_free(&before);
-  xu_snap_free(&after);
-  free(tree);
+  expect_task_ops_refused(e);
+  EXPECT_UNCHANGED_SINCE(e, "t", before);
   rattan_close(e);
 }
 
@@ -515,19 +457,16 @@ void test_control_task_refusals(void) {
  * pipeline finish, the forced failure kept as history. */
 void test_control_forced_fail_callback(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb"), "t");
   rattan_node_info run = xu_node(e, "t", "a1");
   ASSERT_EQ(run.state, RATTAN_STATE_RUNNING);
   ASSERT_OK(rattan_node_forced_fail(e, "t", "a1", "forced fail by test"),
             rattan_errmsg(e));
-  rattan_node_info f = xu_node(e, "t", "a1");
-  ASSERT_EQ(f.state, RATTAN_STATE_FAILED);
+  rattan_node_info f =
+      EXPECT_NODE(e, "t", "a1", RATTAN_STATE_FAILED, ANY, ANY, 0, ANY, ANY);
   ASSERT(strcmp(f.version, run.version));
   ASSERT(f.archived_us != RATTAN_NO_TIME);
   ASSERT_EQ(f.started_us, run.started_us);
-  ASSERT_EQ(f.retry, 0);
   EXPECT_DATA(e, "t", "a1", "inputs", PLAIN_IN(1));
   const char *out =
       "{'ex_data':'forced fail by test','_forced_failed':true,"
@@ -545,8 +484,7 @@ void test_control_forced_fail_callback(void) {
              RATTAN_ESTATE);
   ASSERT_ERR(rattan_node_forced_fail(e, "t", "a1", "again"), RATTAN_ESTATE);
   xu_drive(e, "t");
-  xu_snap after = SNAP(e, "t", "a1", "e", "p");
-  EXPECT_UNCHANGED(before, after);
+  EXPECT_UNCHANGED_SINCE(e, "t", before);
   ASSERT_EQ(xu_count[XU_CB].schedules, 0);
 
   ASSERT_OK(rattan_node_skip(e, "t", "a1"), rattan_errmsg(e));
@@ -555,15 +493,12 @@ void test_control_forced_fail_callback(void) {
   EXPECT_DATA(e, "t", "a1", "outputs", out);
   ASSERT_EQ(xu_hist_count(e, "t", "a1"), 1);
   json_t *hd;
-  rattan_node_info h = xu_hist(e, "t", "a1", 0, &hd);
-  ASSERT_EQ(h.state, RATTAN_STATE_FAILED);
+  rattan_node_info h = EXPECT_HIST(e, "t", "a1", 0, &hd, RATTAN_STATE_FAILED,
+                                   ANY, ANY, ANY, ANY, ANY);
   ASSERT_STR(h.version, f.version);
   EXPECT_JSON(json_object_get(hd, "inputs"), PLAIN_IN(1));
   EXPECT_JSON(json_object_get(hd, "outputs"), out);
   json_decref(hd);
-  xu_snap_free(&before);
-  xu_snap_free(&after);
-  free(tree);
   rattan_close(e);
 }
 
@@ -571,23 +506,19 @@ void test_control_forced_fail_callback(void) {
  * its poll, due later, must not finish it (the version changed). */
 void test_control_forced_fail_timer(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("5"));
-  tb_link(p, "s timer e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  json_t *p = TB_LINE("p", "s timer e", "sleep_timer");
+  tb_in(tb_node(p, "timer"), "bk_timing", "plain", J("5"));
+  xu_start_tree(e, p, "t");
   STEP_UNTIL_RUNNING(e, "t", "timer");
   ASSERT_OK(rattan_node_forced_fail(e, "t", "timer", "forced fail by test"),
             rattan_errmsg(e));
   rattan_node_info f = xu_node(e, "t", "timer");
   ASSERT_EQ(f.state, RATTAN_STATE_FAILED);
   ASSERT_EQ(f.archived_us, XU_T0);
-  json_t *d = xu_data(e, "t", "timer");
-  json_t *out = json_object_get(d, "outputs");
-  EXPECT_JSON(json_object_get(out, "ex_data"), "'forced fail by test'");
-  EXPECT_JSON(json_object_get(out, "_forced_failed"), "true");
-  EXPECT_JSON(json_object_get(json_object_get(d, "inputs"), "bk_timing"), "5");
-  json_decref(d);
+  EXPECT_DATA_KEY(e, "t", "timer", "outputs", "ex_data",
+                  "'forced fail by test'");
+  EXPECT_DATA_KEY(e, "t", "timer", "outputs", "_forced_failed", "true");
+  EXPECT_DATA_KEY(e, "t", "timer", "inputs", "bk_timing", "5");
   xu_drive(e, "t");
   rattan_node_info g = xu_node(e, "t", "timer");
   ASSERT_EQ(g.state, RATTAN_STATE_FAILED);
@@ -597,7 +528,6 @@ void test_control_forced_fail_timer(void) {
   ASSERT_OK(rattan_node_skip(e, "t", "timer"), rattan_errmsg(e));
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "timer", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -605,16 +535,13 @@ void test_control_forced_fail_timer(void) {
  * version that callbacks must name. */
 void test_control_forced_fail_retry(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb"), "t");
   ASSERT_OK(rattan_node_forced_fail(e, "t", "a1", NULL), rattan_errmsg(e));
   rattan_node_info f = xu_node(e, "t", "a1");
   ASSERT_OK(rattan_node_retry(e, "t", "a1", NULL), rattan_errmsg(e));
   xu_drive(e, "t");
-  rattan_node_info r = xu_node(e, "t", "a1");
-  ASSERT_EQ(r.state, RATTAN_STATE_RUNNING);
-  ASSERT_EQ(r.retry, 1);
+  rattan_node_info r =
+      EXPECT_NODE(e, "t", "a1", RATTAN_STATE_RUNNING, ANY, ANY, 1, ANY, ANY);
   ASSERT(strcmp(r.version, f.version));
   ASSERT_EQ(xu_count[XU_CB].executes, 2);
   ASSERT_ERR(rattan_node_callback(e, "t", "a1", "{}", f.version),
@@ -624,7 +551,6 @@ void test_control_forced_fail_retry(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "e", "p");
   ASSERT_EQ(xu_hist_count(e, "t", "a1"), 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -635,9 +561,7 @@ void test_control_forced_fail_retry(void) {
  * queues nothing. */
 void test_control_callback_version(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb"), "t");
   xu_snap before = SNAP(e, "t", "a1", "p");
   ASSERT_ERR(rattan_node_callback(e, "t", "a1", "{}",
                                   "v00000000000000000000000000000000"),
@@ -645,19 +569,13 @@ void test_control_callback_version(void) {
   ASSERT_ERR(rattan_node_callback(e, "t", "a1", "{}", "garbage"),
              RATTAN_EVERSION);
   xu_drive(e, "t");
-  xu_snap after = SNAP(e, "t", "a1", "p");
-  EXPECT_UNCHANGED(before, after);
+  EXPECT_UNCHANGED_SINCE(e, "t", before);
   ASSERT_EQ(xu_count[XU_CB].schedules, 0);
-  ASSERT_OK(
-      rattan_node_callback(e, "t", "a1", NULL, xu_node(e, "t", "a1").version),
-      rattan_errmsg(e));
+  xu_callback(e, "t", "a1", NULL);
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "e", "p");
   EXPECT_DATA(e, "t", "a1", "outputs",
               "{'cb':null,'_result':true,'_loop':1,'_inner_loop':1}");
-  xu_snap_free(&before);
-  xu_snap_free(&after);
-  free(tree);
   rattan_close(e);
 }
 
@@ -667,9 +585,7 @@ void test_control_callback_version(void) {
  * the node. */
 void test_control_callback_fail_retry(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb"), "t");
   rattan_node_info v1 = xu_node(e, "t", "a1");
   ASSERT_OK(rattan_node_callback(e, "t", "a1", "{\"bit\":0}", v1.version),
             rattan_errmsg(e));
@@ -695,19 +611,14 @@ void test_control_callback_fail_retry(void) {
   ASSERT_EQ(xu_count[XU_CB].schedules, 2);
   ASSERT_EQ(xu_count[XU_CB].times[1], 1); /* counted per attempt */
   ASSERT_EQ(xu_node(e, "t", "a1").retry, 1);
-  free(tree);
   rattan_close(e);
 }
 
 /* test_callback_node_fail_and_skip. */
 void test_control_callback_fail_skip(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"cb", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  ASSERT_OK(rattan_node_callback(e, "t", "a1", "{\"bit\":0}",
-                                 xu_node(e, "t", "a1").version),
-            rattan_errmsg(e));
+  xu_run(e, TB_CHAIN("cb", "noop"), "t");
+  xu_callback(e, "t", "a1", "{\"bit\":0}");
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_FAILED);
   ASSERT_OK(rattan_node_skip(e, "t", "a1"), rattan_errmsg(e));
@@ -715,7 +626,6 @@ void test_control_callback_fail_skip(void) {
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "s", "a1", "a2", "e", "p");
   ASSERT_EQ(xu_node(e, "t", "a1").skip, 1);
   ASSERT_EQ(xu_count[XU_CB].schedules, 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -724,9 +634,7 @@ void test_control_callback_fail_skip(void) {
  * counted from 1 again. */
 void test_control_multi_callback_fail_retry(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"multi_cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("multi_cb"), "t");
   rattan_node_info v1 = xu_node(e, "t", "a1");
   ASSERT_OK(rattan_node_callback(e, "t", "a1", "{\"bit\":1}", v1.version),
             rattan_errmsg(e));
@@ -749,7 +657,6 @@ void test_control_multi_callback_fail_retry(void) {
   ASSERT_EQ(xu_count[XU_MULTI_CB].schedules, 7);
   for (int i = 0; i < 5; i++)
     ASSERT_EQ(xu_count[XU_MULTI_CB].times[2 + i], i + 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -760,16 +667,12 @@ void test_control_multi_callback_fail_retry(void) {
  * works) but starts nothing after it; resume continues there. */
 void test_control_pause_pipeline(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"cb", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb", "noop"), "t");
   ASSERT_OK(rattan_task_pause(e, "t"), rattan_errmsg(e));
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_SUSPENDED);
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_SUSPENDED);
   ASSERT_ERR(rattan_task_pause(e, "t"), RATTAN_ESTATE);
-  ASSERT_OK(
-      rattan_node_callback(e, "t", "a1", "{}", xu_node(e, "t", "a1").version),
-      rattan_errmsg(e));
+  xu_callback(e, "t", "a1", "{}");
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_FINISHED);
   EXPECT_NOT_RUN(e, "t", "a2", "e");
@@ -780,7 +683,6 @@ void test_control_pause_pipeline(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "a1", "a2", "e");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
-  free(tree);
   rattan_close(e);
 }
 
@@ -789,8 +691,7 @@ void test_control_pause_pipeline(void) {
  * and the converge gateways do not run until resume. */
 void test_control_pause_pipeline_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_json(nest_parallel("sleep_timer", "noop"));
-  xu_start(e, tree, "t");
+  xu_start_tree(e, nest_timers(), "t");
   STEP_UNTIL_RUNNING(e, "t", NEST_TIMERS);
   ASSERT_OK(rattan_task_pause(e, "t"), rattan_errmsg(e));
   xu_drive(e, "t");
@@ -799,25 +700,20 @@ void test_control_pause_pipeline_parallel(void) {
   EXPECT_NOT_RUN(e, "t", "cg1", "cg2", "e", NEST_AFTER);
   ASSERT_OK(rattan_task_resume(e, "t"), rattan_errmsg(e));
   xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg1", "pg2", "cg1",
-                "cg2", "e", NEST_TIMERS, NEST_AFTER);
-  free(tree);
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, NEST_ALL);
   rattan_close(e);
 }
 
 /* ..._early_resume: paused and resumed before anything had to stop. */
 void test_control_pause_pipeline_early_resume(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_json(nest_parallel("sleep_timer", "noop"));
-  xu_start(e, tree, "t");
+  xu_start_tree(e, nest_timers(), "t");
   STEP_UNTIL_RUNNING(e, "t", "ta0");
   ASSERT_OK(rattan_task_pause(e, "t"), rattan_errmsg(e));
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_SUSPENDED);
   ASSERT_OK(rattan_task_resume(e, "t"), rattan_errmsg(e));
   xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg1", "pg2", "cg1",
-                "cg2", "e", NEST_TIMERS, NEST_AFTER);
-  free(tree);
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, NEST_ALL);
   rattan_close(e);
 }
 
@@ -825,14 +721,9 @@ void test_control_pause_pipeline_early_resume(void) {
  * the subprocess's process too; the subprocess itself stays RUNNING. */
 void test_control_pause_pipeline_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *c = tb_new("sp", "s_sp", "e_sp");
-  tb_in(tb_act(c, "timer", "sleep_timer"), "bk_timing", "plain", J("3"));
-  tb_link(c, "s_sp timer e_sp");
-  tb_sub(p, "sp", c);
-  tb_link(p, "s sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  json_t *c = TB_LINE("sp", "s_sp timer e_sp", "sleep_timer");
+  tb_in(tb_node(c, "timer"), "bk_timing", "plain", J("3"));
+  xu_start_tree(e, tb_wrap(c), "t");
   STEP_UNTIL_RUNNING(e, "t", "timer");
   ASSERT_OK(rattan_task_pause(e, "t"), rattan_errmsg(e));
   xu_drive(e, "t");
@@ -844,12 +735,18 @@ void test_control_pause_pipeline_subprocess(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "sp", "s_sp", "timer",
                 "e_sp", "e");
-  free(tree);
   rattan_close(e);
 }
 
 /* ---- Node pause appointments -----------------------------------------------
  */
+
+/* s -> timer (3 s) -> a -> e. */
+static json_t *timer_then_a(void) {
+  json_t *p = TB_LINE("p", "s timer a e", "sleep_timer", "noop");
+  tb_in(tb_node(p, "timer"), "bk_timing", "plain", J("3"));
+  return p;
+}
 
 /* test_pause_activity_in_plain: a node paused before it is reached is
  * SUSPENDED at once; its branch stops there; resume makes it READY and
@@ -857,12 +754,7 @@ void test_control_pause_pipeline_subprocess(void) {
  * what is not paused, are refused. */
 void test_control_pause_node(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("3"));
-  tb_act(p, "a", "noop");
-  tb_link(p, "s timer a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  xu_start_tree(e, timer_then_a(), "t");
   ASSERT_OK(rattan_node_pause(e, "t", "a"), rattan_errmsg(e));
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_SUSPENDED);
   ASSERT_ERR(rattan_node_pause(e, "t", "a"), RATTAN_ESTATE);
@@ -877,14 +769,11 @@ void test_control_pause_node(void) {
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_READY);
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "timer", "a", "e");
-  rattan_node_info a = xu_node(e, "t", "a");
-  ASSERT_EQ(a.loop, 1);
-  ASSERT_EQ(a.retry, 0);
+  rattan_node_info a = EXPECT_NODE(e, "t", "a", ANY, 1, ANY, 0, ANY, ANY);
   ASSERT_STR(a.root_id, "p");
   ASSERT_STR(a.parent_id, "p");
   ASSERT_EQ(a.started_us, XU_T0 + 3 * SEC);
   EXPECT_DATA(e, "t", "a", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -892,12 +781,7 @@ void test_control_pause_node(void) {
  * reached, the node runs as if never paused. */
 void test_control_pause_node_early_resume(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("3"));
-  tb_act(p, "a", "noop");
-  tb_link(p, "s timer a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  xu_start_tree(e, timer_then_a(), "t");
   ASSERT_OK(rattan_node_pause(e, "t", "a"), rattan_errmsg(e));
   STEP_UNTIL_RUNNING(e, "t", "timer");
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_SUSPENDED);
@@ -905,7 +789,6 @@ void test_control_pause_node_early_resume(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "timer", "a", "e");
   ASSERT_EQ(xu_node(e, "t", "a").loop, 1);
-  free(tree);
   rattan_close(e);
 }
 
@@ -914,8 +797,7 @@ void test_control_pause_node_early_resume(void) {
  * wait; resuming all four finishes the task. */
 void test_control_pause_node_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_json(nest_parallel("sleep_timer", "noop"));
-  xu_start(e, tree, "t");
+  xu_start_tree(e, nest_timers(), "t");
   const char *paused[] = {"na0", "na1", "nb0", "nb1"};
   for (int i = 0; i < 4; i++)
     ASSERT_OK(rattan_node_pause(e, "t", paused[i]), rattan_errmsg(e));
@@ -928,9 +810,7 @@ void test_control_pause_node_parallel(void) {
   for (int i = 0; i < 4; i++)
     ASSERT_OK(rattan_node_resume(e, "t", paused[i]), rattan_errmsg(e));
   xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg1", "pg2", "cg1",
-                "cg2", "e", NEST_TIMERS, NEST_AFTER);
-  free(tree);
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, NEST_ALL);
   rattan_close(e);
 }
 
@@ -940,25 +820,15 @@ void test_control_pause_node_parallel(void) {
  * is refused (bamboo's pause_node_appoint). */
 void test_control_pause_node_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *sub1 = tb_new("sp1", "s1", "e1");
-  tb_in(tb_act(sub1, "t1", "sleep_timer"), "bk_timing", "plain", J("3"));
-  tb_act(sub1, "act2", "noop");
-  tb_link(sub1, "s1 t1 act2 e1");
-  json_t *sub2 = tb_new("sp2", "s2", "e2");
-  tb_act(sub2, "b1", "noop");
-  tb_link(sub2, "s2 b1 e2");
+  json_t *sub1 = TB_LINE("sp1", "s1 t1 act2 e1", "sleep_timer", "noop");
+  tb_in(tb_node(sub1, "t1"), "bk_timing", "plain", J("3"));
   json_t *sub3 = tb_new("sp3", "s3", "e3");
-  tb_gw(sub3, "pg", "ParallelGateway");
-  tb_gw(sub3, "cg", "ConvergeGateway");
+  tb_fork(sub3, "pg", "ParallelGateway", "cg");
   tb_sub(sub3, "sp1", sub1);
-  tb_sub(sub3, "sp2", sub2);
+  tb_sub(sub3, "sp2", TB_LINE("sp2", "s2 b1 e2", "noop"));
   tb_link(sub3, "s3 pg sp1 cg e3");
   tb_link(sub3, "pg sp2 cg");
-  json_t *p = tb_new("p", "s", "e");
-  tb_sub(p, "sp3", sub3);
-  tb_link(p, "s sp3 e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  xu_start_tree(e, tb_wrap(sub3), "t");
   ASSERT_ERR(rattan_node_pause(e, "t", "sp1"), RATTAN_ESTATE);
   EXPECT_NOT_RUN(e, "t", "sp1");
   ASSERT_OK(rattan_node_pause(e, "t", "act2"), rattan_errmsg(e));
@@ -974,28 +844,24 @@ void test_control_pause_node_subprocess(void) {
                 "sp1", "s1", "t1", "act2", "e1", "sp2", "s2", "b1", "e2", "cg",
                 "e3", "e");
   ASSERT_STR(xu_node(e, "t", "act2").parent_id, "sp1");
-  free(tree);
   rattan_close(e);
 }
 
 /* ---- Subprocess pause / resume / retry --------------------------------------
  */
 
+/* The subprocess sp of the pause and revoke tests: s_sp -> w (waits for
+ * a callback) -> x -> e_sp. */
+static json_t *sub_wait(void) {
+  return TB_LINE("sp", "s_sp w x e_sp", "cb", "noop");
+}
+
 /* test_pause_subprocess: pausing a subprocess stops its processes at the
  * next node (the running one finishes) while the root stays RUNNING;
  * resume continues. Subprocess operations on an activity are refused. */
 void test_control_pause_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *c = tb_new("sp", "s_sp", "e_sp");
-  tb_act(c, "w", "cb");
-  tb_act(c, "x", "noop");
-  tb_link(c, "s_sp w x e_sp");
-  tb_sub(p, "sp", c);
-  tb_link(p, "s sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, tb_wrap(sub_wait()), "t");
   EXPECT_STATE(e, "t", "w", RATTAN_STATE_RUNNING);
   ASSERT_ERR(rattan_subprocess_pause(e, "t", "w"), RATTAN_ESTATE);
   ASSERT_ERR(rattan_subprocess_resume(e, "t", "sp"), RATTAN_ESTATE);
@@ -1004,9 +870,7 @@ void test_control_pause_subprocess(void) {
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_RUNNING);
   ASSERT_ERR(rattan_subprocess_pause(e, "t", "sp"), RATTAN_ESTATE);
-  ASSERT_OK(
-      rattan_node_callback(e, "t", "w", "{}", xu_node(e, "t", "w").version),
-      rattan_errmsg(e));
+  xu_callback(e, "t", "w", "{}");
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", "w", RATTAN_STATE_FINISHED);
   EXPECT_NOT_RUN(e, "t", "x", "e_sp", "e");
@@ -1016,7 +880,6 @@ void test_control_pause_subprocess(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "sp", "s_sp", "w", "x",
                 "e_sp", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1025,26 +888,21 @@ void test_control_pause_subprocess(void) {
 void test_control_pause_subprocess_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   for (int i = 1; i <= 2; i++) {
-    char sp[8], s[8], en[8], t[8], chain[64];
+    char sp[8], t[8], chain[64];
     snprintf(sp, sizeof sp, "sp%d", i);
-    snprintf(s, sizeof s, "s%d", i);
-    snprintf(en, sizeof en, "e%d", i);
     snprintf(t, sizeof t, "t%d", i);
-    json_t *c = tb_new(sp, s, en);
-    tb_in(tb_act(c, t, "sleep_timer"), "bk_timing", "plain", J("3"));
-    snprintf(chain, sizeof chain, "%s %s %s", s, t, en);
-    tb_link(c, chain);
+    snprintf(chain, sizeof chain, "s%d %s e%d", i, t, i);
+    json_t *c = TB_LINE(sp, chain, "sleep_timer");
+    tb_in(tb_node(c, t), "bk_timing", "plain", J("3"));
     tb_sub(p, sp, c);
     snprintf(chain, sizeof chain, "pg %s cg", sp);
     tb_link(p, chain);
   }
   tb_link(p, "s pg");
   tb_link(p, "cg e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  xu_start_tree(e, p, "t");
   STEP_UNTIL_RUNNING(e, "t", "t1", "t2");
   ASSERT_OK(rattan_subprocess_pause(e, "t", "sp1"), rattan_errmsg(e));
   xu_drive(e, "t");
@@ -1057,7 +915,6 @@ void test_control_pause_subprocess_parallel(void) {
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg", "sp1", "s1",
                 "t1", "e1", "sp2", "s2", "t2", "e2", "cg", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1069,17 +926,11 @@ void test_control_pause_subprocess_parallel(void) {
  * than an unknown name, as its README says, so this param fails.) */
 void test_control_retry_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *c = tb_new("sp", "s_sp", "e_sp");
-  tb_act(c, "in", "noop");
-  tb_link(c, "s_sp in e_sp");
+  json_t *c = TB_LINE("sp", "s_sp in e_sp", "noop");
   tb_var(c, "${v}", "plain", J("1"));
-  json_t *sp = tb_sub(p, "sp", c);
-  tb_param(sp, "${v}", "splice", J("'${1 / 0}'"));
-  tb_link(p, "s sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  json_t *p = tb_wrap(c);
+  tb_param(tb_node(p, "sp"), "${v}", "splice", J("'${1 / 0}'"));
+  xu_run(e, p, "t");
   rattan_node_info old = xu_node(e, "t", "sp");
   ASSERT_EQ(old.state, RATTAN_STATE_FAILED);
   ASSERT(strlen(xu_ex_data(e, "t", "sp")) > 0);
@@ -1087,20 +938,16 @@ void test_control_retry_subprocess(void) {
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   ASSERT_OK(rattan_subprocess_retry(e, "t", "sp"), rattan_errmsg(e));
   xu_drive(e, "t");
-  rattan_node_info now = xu_node(e, "t", "sp");
-  ASSERT_EQ(now.state, RATTAN_STATE_FAILED);
+  rattan_node_info now =
+      EXPECT_NODE(e, "t", "sp", RATTAN_STATE_FAILED, ANY, ANY, 1, ANY, ANY);
   ASSERT(strcmp(now.version, old.version));
-  ASSERT_EQ(now.retry, 1);
   ASSERT_EQ(xu_hist_count(e, "t", "sp"), 1);
-  rattan_node_info h = xu_hist(e, "t", "sp", 0, NULL);
+  rattan_node_info h =
+      EXPECT_HIST(e, "t", "sp", 0, NULL, ANY, 1, ANY, 0, 0, ANY);
   ASSERT_STR(h.version, old.version);
-  ASSERT_EQ(h.loop, 1);
-  ASSERT_EQ(h.retry, 0);
-  ASSERT_EQ(h.skip, 0);
   ASSERT(h.started_us != RATTAN_NO_TIME && h.archived_us != RATTAN_NO_TIME);
   /* A SubProcess node is not skippable. */
   ASSERT_ERR(rattan_node_skip(e, "t", "sp"), RATTAN_ESTATE);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1112,8 +959,7 @@ void test_control_retry_subprocess(void) {
  * operation is accepted after. */
 void test_control_revoke(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_json(nest_parallel("sleep_timer", "noop"));
-  xu_start(e, tree, "t");
+  xu_start_tree(e, nest_timers(), "t");
   STEP_UNTIL_RUNNING(e, "t", NEST_TIMERS);
   ASSERT_OK(rattan_task_revoke(e, "t"), rattan_errmsg(e));
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_REVOKED);
@@ -1123,11 +969,7 @@ void test_control_revoke(void) {
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_REVOKED);
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "s", "pg1", "pg2");
   EXPECT_NOT_RUN(e, "t", "cg1", "cg2", "e", NEST_AFTER);
-  ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_pause(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_revoke(e, "t"), RATTAN_ESTATE);
-  ASSERT_ERR(rattan_task_start(e, "t"), RATTAN_ESTATE);
-  free(tree);
+  expect_task_ops_refused(e);
   rattan_close(e);
 }
 
@@ -1137,16 +979,10 @@ void test_control_revoke(void) {
 void test_control_revoke_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  json_t *c = tb_new("sp", "s_sp", "e_sp");
-  tb_act(c, "w", "cb");
-  tb_act(c, "x", "noop");
-  tb_link(c, "s_sp w x e_sp");
-  tb_sub(p, "sp", c);
+  tb_sub(p, "sp", sub_wait());
   tb_act(p, "after", "noop");
   tb_link(p, "s sp after e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   ASSERT_OK(rattan_task_revoke(e, "t"), rattan_errmsg(e));
   (void)rattan_node_callback(e, "t", "w", "{}", xu_node(e, "t", "w").version);
   xu_drive(e, "t");
@@ -1154,7 +990,6 @@ void test_control_revoke_subprocess(void) {
   EXPECT_NOT_RUN(e, "t", "x", "e_sp", "after", "e");
   EXPECT_STATE(e, "t", "sp", RATTAN_STATE_RUNNING);
   ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1162,9 +997,7 @@ void test_control_revoke_subprocess(void) {
  * next node still never runs. */
 void test_control_revoke_paused(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"cb", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb", "noop"), "t");
   ASSERT_OK(rattan_task_pause(e, "t"), rattan_errmsg(e));
   ASSERT_OK(rattan_task_revoke(e, "t"), rattan_errmsg(e));
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_REVOKED);
@@ -1173,7 +1006,6 @@ void test_control_revoke_paused(void) {
   EXPECT_NOT_RUN(e, "t", "a2", "e");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_REVOKED);
   ASSERT_ERR(rattan_task_resume(e, "t"), RATTAN_ESTATE);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1181,19 +1013,15 @@ void test_control_revoke_paused(void) {
  */
 
 /* s -> a (code, inputs key_1 / key_2) -> eg -> a while a's _loop < 4. */
-static char *rerun_tree(const char *code) {
+static json_t *rerun_tree(const char *code) {
   json_t *p = tb_new("p", "s", "e");
   json_t *a = tb_act(p, "a", code);
   tb_in(a, "key_1", "plain", J("'val_1'"));
   tb_in(a, "key_2", "plain", J("'val_2'"));
-  tb_gw(p, "eg", "ExclusiveGateway");
   tb_link(p, "s a eg e");
-  tb_link(p, "eg a");
-  tb_cond(p, "eg", "a", "${a_i} < ${c}");
-  tb_cond(p, "eg", "e", "${a_i} >= ${c}");
-  tb_ref(p, "${a_i}", "a", "_loop");
+  tb_loop(p, "eg", "a", "e", "a_i", "a", "${c}");
   tb_var(p, "${c}", "plain", J("'4'"));
-  return tb_json(p);
+  return p;
 }
 
 /* test_retry_rerun: retried twice in its first loop (inputs replaced by
@@ -1201,9 +1029,7 @@ static char *rerun_tree(const char *code) {
  * inputs; retry counts reset on re-entry; five attempts in the history. */
 void test_control_retry_rerun(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = rerun_tree("fail_ctrl");
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, rerun_tree("fail_ctrl"), "t");
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_FAILED);
   ASSERT_OK(rattan_node_retry(e, "t", "a", "{}"), rattan_errmsg(e));
   xu_drive(e, "t");
@@ -1212,10 +1038,7 @@ void test_control_retry_rerun(void) {
             rattan_errmsg(e));
   xu_drive(e, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
-  rattan_node_info a = xu_node(e, "t", "a");
-  ASSERT_EQ(a.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(a.loop, 4);
-  ASSERT_EQ(a.retry, 0);
+  EXPECT_NODE(e, "t", "a", RATTAN_STATE_FINISHED, 4, ANY, 0, ANY, ANY);
   ASSERT_EQ(xu_node(e, "t", "eg").loop, 4);
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'_loop':4,'_inner_loop':4,'can_go':true}");
@@ -1234,14 +1057,12 @@ void test_control_retry_rerun(void) {
   };
   for (unsigned i = 0; i < 5; i++) {
     json_t *d;
-    rattan_node_info h = xu_hist(e, "t", "a", i, &d);
-    ASSERT_EQ(h.loop, want[i].loop);
-    ASSERT_EQ(h.retry, want[i].retry);
-    ASSERT_EQ(h.state, i < 2 ? RATTAN_STATE_FAILED : RATTAN_STATE_FINISHED);
+    EXPECT_HIST(e, "t", "a", i, &d,
+                i < 2 ? RATTAN_STATE_FAILED : RATTAN_STATE_FINISHED,
+                want[i].loop, ANY, want[i].retry, ANY, ANY);
     EXPECT_JSON(json_object_get(d, "inputs"), want[i].inputs);
     json_decref(d);
   }
-  free(tree);
   rattan_close(e);
 }
 
@@ -1250,16 +1071,12 @@ void test_control_retry_rerun(void) {
  * attempt is in the history with skip set. */
 void test_control_skip_rerun(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = rerun_tree("fail_once");
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, rerun_tree("fail_once"), "t");
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_FAILED);
   ASSERT_OK(rattan_node_skip(e, "t", "a"), rattan_errmsg(e));
   xu_drive(e, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
-  rattan_node_info a = xu_node(e, "t", "a");
-  ASSERT_EQ(a.loop, 4);
-  ASSERT_EQ(a.skip, 0);
+  EXPECT_NODE(e, "t", "a", ANY, 4, ANY, ANY, 0, ANY);
   ASSERT_EQ(xu_node(e, "t", "eg").loop, 4);
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'_loop':4,'_inner_loop':4,'key_1':'val_1','key_2':'val_2'}");
@@ -1268,26 +1085,17 @@ void test_control_skip_rerun(void) {
               "'_result':true}");
   ASSERT_EQ(xu_hist_count(e, "t", "a"), 4);
   json_t *d;
-  rattan_node_info h = xu_hist(e, "t", "a", 0, &d);
-  ASSERT_EQ(h.state, RATTAN_STATE_FAILED);
-  ASSERT_EQ(h.skip, 0);
-  ASSERT_EQ(h.loop, 1);
+  EXPECT_HIST(e, "t", "a", 0, &d, RATTAN_STATE_FAILED, 1, ANY, ANY, 0, ANY);
   expect_fail_outputs(d, 1);
   json_decref(d);
-  h = xu_hist(e, "t", "a", 1, &d);
-  ASSERT_EQ(h.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(h.skip, 1);
-  ASSERT_EQ(h.loop, 1);
+  EXPECT_HIST(e, "t", "a", 1, &d, RATTAN_STATE_FINISHED, 1, ANY, ANY, 1, ANY);
   expect_fail_outputs(d, 1);
   json_decref(d);
   for (unsigned i = 2; i < 4; i++) {
-    h = xu_hist(e, "t", "a", i, &d);
-    ASSERT_EQ(h.skip, 0);
-    ASSERT_EQ(h.loop, i);
+    EXPECT_HIST(e, "t", "a", i, &d, ANY, i, ANY, ANY, 0, ANY);
     EXPECT_JSON(json_object_get(json_object_get(d, "outputs"), "_result"),
                 "true");
     json_decref(d);
   }
-  free(tree);
   rattan_close(e);
 }

@@ -21,40 +21,16 @@ static void assert_version_shape(const char *v) {
 /* A successful first run: FINISHED with bamboo's fresh counters. */
 static void expect_first_run(rattan_engine *e, const char *task,
                              const char *node) {
-  rattan_node_info i = xu_node(e, task, node);
-  if (i.state != RATTAN_STATE_FINISHED)
-    TEST_FAIL_("node %s: %s", node, rattan_state_name(i.state));
-  ASSERT_EQ(i.loop, 1);
-  ASSERT_EQ(i.inner_loop, 1);
-  ASSERT_EQ(i.retry, 0);
-  ASSERT_EQ(i.skip, 0);
-  ASSERT_EQ(i.error_ignored, 0);
+  rattan_node_info i =
+      EXPECT_NODE(e, task, node, RATTAN_STATE_FINISHED, 1, 1, 0, 0, 0);
   ASSERT(i.started_us != RATTAN_NO_TIME);
   ASSERT(i.archived_us != RATTAN_NO_TIME);
   ASSERT(i.archived_us >= i.started_us);
   assert_version_shape(i.version);
 }
 
-/* gw fans out to prefix0 .. prefix(n-1) running code, which all meet at
- * cg. */
-static void fan(json_t *p, const char *gw, const char *cg, const char *prefix,
-                int n, const char *code) {
-  for (int i = 0; i < n; i++) {
-    char id[32], chain[128];
-    snprintf(id, sizeof id, "%s%d", prefix, i);
-    tb_act(p, id, code);
-    snprintf(chain, sizeof chain, "%s %s %s", gw, id, cg);
-    tb_link(p, chain);
-  }
-}
-
-static const char *nid(const char *prefix, int i) {
-  static char buf[8][32];
-  static int next;
-  char *b = buf[next++ % 8];
-  snprintf(b, sizeof buf[0], "%s%d", prefix, i);
-  return b;
-}
+/* The list the loop tests split: letter i is ${l.split(",")[i]}. */
+#define LETTERS "'a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t'"
 
 /* ---- Plain flows ------------------------------------------------------------
  */
@@ -64,8 +40,9 @@ static const char *nid(const char *prefix, int i) {
  * that creating and starting run nothing by themselves. */
 void test_exec_one_node(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"noop"});
+  char *tree = tb_json(TB_CHAIN("noop"));
   xu_create(e, tree, "t");
+  free(tree);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_CREATED);
   rattan_node_info info;
   ASSERT_ERR(rattan_node_get(e, "t", "p", &info), RATTAN_ENOTFOUND);
@@ -112,25 +89,21 @@ void test_exec_one_node(void) {
   r = xu_drive(e, "t");
   ASSERT_EQ(r.steps, 0);
   ASSERT_EQ(r.next_due_us, RATTAN_NO_TIME);
-  free(tree);
   rattan_close(e);
 }
 
 /* test_100_node: a chain of 100 activities runs through in one drive. */
 void test_exec_hundred_nodes(void) {
   rattan_engine *e = xu_open("db", 0);
-  const char *codes[100];
+  const char *codes[101] = {NULL};
   for (int i = 0; i < 100; i++)
     codes[i] = "noop";
-  char *tree = tb_chain(100, codes);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, tb_chain(codes), "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   for (int i = 1; i <= 100; i++) {
-    expect_first_run(e, "t", nid("a", i));
-    EXPECT_DATA(e, "t", nid("a", i), "outputs", PLAIN_OUT(1));
+    expect_first_run(e, "t", tb_nid("a", i));
+    EXPECT_DATA(e, "t", tb_nid("a", i), "outputs", PLAIN_OUT(1));
   }
-  free(tree);
   rattan_close(e);
 }
 
@@ -141,8 +114,8 @@ void test_exec_hundred_nodes(void) {
  * written. */
 void test_exec_input_rendering(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *a = tb_act(p, "a", "echo");
+  json_t *p = TB_LINE("p", "s a e", "echo");
+  json_t *a = tb_node(p, "a");
   tb_in(a, "param_1", "plain", J("'lit ${n}'"));
   tb_in(a, "param_2", "splice", J("'${w}-${n}'"));
   tb_in(a, "x", "splice", J("'${n}'"));
@@ -150,10 +123,7 @@ void test_exec_input_rendering(void) {
   tb_in(a, "p", "splice", J("'${n + 1}'"));
   tb_var(p, "${n}", "plain", J("5"));
   tb_var(p, "${w}", "plain", J("'word'"));
-  tb_link(p, "s a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'param_1':'lit ${n}','param_2':'word-5','x':5,"
               "'u':'${missing}','p':'6','_loop':1,'_inner_loop':1}");
@@ -166,7 +136,6 @@ void test_exec_input_rendering(void) {
   ASSERT_STR(xu_count[XU_ECHO].node, "a");
   ASSERT_STR(xu_count[XU_ECHO].text[0], "lit ${n}");
   ASSERT_STR(xu_count[XU_ECHO].text[1], "5");
-  free(tree);
   rattan_close(e);
 }
 
@@ -177,33 +146,75 @@ void test_exec_input_rendering(void) {
 static json_t *exclusive_tree(const char *type, int n,
                               const char *const *conds) {
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "eg", type);
-  tb_gw(p, "cg", "ConvergeGateway");
-  fan(p, "eg", "cg", "x", n, "noop");
+  tb_fork(p, "eg", type, "cg");
+  tb_fan(p, "eg", "cg", "x", n, "noop");
   for (int i = 0; i < n; i++)
-    if (conds[i]) tb_cond(p, "eg", nid("x", i), conds[i]);
+    if (conds[i]) tb_cond(p, "eg", tb_nid("x", i), conds[i]);
   tb_link(p, "s eg");
   tb_link(p, "cg e");
   return p;
+}
+
+/* s -> outer -> inner, both gateways of type: outer also forks to
+ * g0..g(ng-1), inner to h0..h(nh-1), all noops; the h meet at cg1, which
+ * meets the g at cg2 -> e. */
+static json_t *nested_tree(const char *type, const char *outer,
+                           const char *inner, int ng, int nh) {
+  json_t *p = tb_new("p", "s", "e");
+  tb_gw(p, outer, type);
+  tb_gw(p, inner, type);
+  tb_gw(p, "cg1", "ConvergeGateway");
+  tb_gw(p, "cg2", "ConvergeGateway");
+  char chain[64];
+  snprintf(chain, sizeof chain, "s %s %s", outer, inner);
+  tb_link(p, chain);
+  tb_fan(p, outer, "cg2", "g", ng, "noop");
+  tb_fan(p, inner, "cg1", "h", nh, "noop");
+  tb_link(p, "cg1 cg2 e");
+  return p;
+}
+
+/* exclusive_tree of type with five branches over the context: x0 .. x3
+ * are taken when ${a} .. ${d} equal "1", x4 never. The context holds
+ * ${a} = '1', ${b} = b, ${c} = '0' and no ${d}. */
+static json_t *context_tree(const char *type, const char *b) {
+  json_t *p =
+      exclusive_tree(type, 5,
+                     (const char *[]){"\"${a}\" == \"1\"", "\"${b}\" == \"1\"",
+                                      "\"${c}\" == \"1\"", "\"${d}\" == \"1\"",
+                                      "True == False"});
+  tb_var(p, "${a}", "plain", J("'1'"));
+  tb_var(p, "${b}", "plain", json_string(b));
+  tb_var(p, "${c}", "plain", J("'0'"));
+  return p;
+}
+
+/* No condition of exclusive_tree's eg held (n = 3) and it has no default:
+ * eg FAILED with a reason after s finished, nothing after it ran, and
+ * the root stays RUNNING (bamboo never fails a pipeline). */
+static void expect_no_match(rattan_engine *e) {
+  EXPECT_STATE(e, "t", "s", RATTAN_STATE_FINISHED);
+  EXPECT_STATE(e, "t", "eg", RATTAN_STATE_FAILED);
+  EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
+  EXPECT_NOT_RUN(e, "t", "x0", "x1", "x2", "cg", "e");
+  ASSERT(strlen(xu_ex_data(e, "t", "eg")) > 0);
 }
 
 /* test_exclusive_execution: exactly one true condition takes its branch;
  * the others never run; the converge gateway runs once. */
 void test_exec_exclusive(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = exclusive_tree(
-      "ExclusiveGateway", 3,
-      (const char *[]){"True == True", "True == False", "True == False"});
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e,
+         exclusive_tree("ExclusiveGateway", 3,
+                        (const char *[]){"True == True", "True == False",
+                                         "True == False"}),
+         "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "eg", "x0", "cg", "e");
   EXPECT_NOT_RUN(e, "t", "x1", "x2");
   expect_first_run(e, "t", "eg");
   expect_first_run(e, "t", "cg");
   EXPECT_DATA(e, "t", "x0", "inputs", PLAIN_IN(1));
   EXPECT_DATA(e, "t", "x0", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -211,28 +222,17 @@ void test_exec_exclusive(void) {
  * another. */
 void test_exec_exclusive_nested(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "eg1", "ExclusiveGateway");
-  tb_gw(p, "eg2", "ExclusiveGateway");
-  tb_gw(p, "cg1", "ConvergeGateway");
-  tb_gw(p, "cg2", "ConvergeGateway");
-  tb_link(p, "s eg1 eg2");
-  fan(p, "eg1", "cg2", "g", 2, "noop");
-  fan(p, "eg2", "cg1", "h", 2, "noop");
-  tb_link(p, "cg1 cg2 e");
+  json_t *p = nested_tree("ExclusiveGateway", "eg1", "eg2", 2, 2);
   tb_cond(p, "eg1", "eg2", "True == True");
   tb_cond(p, "eg1", "g0", "True == False");
   tb_cond(p, "eg1", "g1", "True == False");
   tb_cond(p, "eg2", "h0", "True == True");
   tb_cond(p, "eg2", "h1", "True == False");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "eg1", "eg2", "h0",
                 "cg1", "cg2", "e");
   EXPECT_NOT_RUN(e, "t", "g0", "g1", "h1");
   EXPECT_DATA(e, "t", "h0", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -241,20 +241,9 @@ void test_exec_exclusive_nested(void) {
  * false rather than an error. */
 void test_exec_exclusive_context(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p =
-      exclusive_tree("ExclusiveGateway", 5,
-                     (const char *[]){"\"${a}\" == \"1\"", "\"${b}\" == \"1\"",
-                                      "\"${c}\" == \"1\"", "\"${d}\" == \"1\"",
-                                      "True == False"});
-  tb_var(p, "${a}", "plain", J("'1'"));
-  tb_var(p, "${b}", "plain", J("'0'"));
-  tb_var(p, "${c}", "plain", J("'0'"));
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, context_tree("ExclusiveGateway", "0"), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "eg", "x0", "cg", "e");
   EXPECT_NOT_RUN(e, "t", "x1", "x2", "x3", "x4");
-  free(tree);
   rattan_close(e);
 }
 
@@ -263,21 +252,15 @@ void test_exec_exclusive_context(void) {
  * pipeline); nothing after it runs. */
 void test_exec_exclusive_no_match(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p =
+  xu_run(
+      e,
       exclusive_tree("ExclusiveGateway", 3,
-                     (const char *[]){"True == False", "1 > 2", "'a' == 'b'"});
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  EXPECT_STATE(e, "t", "s", RATTAN_STATE_FINISHED);
-  EXPECT_STATE(e, "t", "eg", RATTAN_STATE_FAILED);
-  EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
+                     (const char *[]){"True == False", "1 > 2", "'a' == 'b'"}),
+      "t");
+  expect_no_match(e);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_RUNNING);
-  EXPECT_NOT_RUN(e, "t", "x0", "x1", "x2", "cg", "e");
-  ASSERT(strlen(xu_ex_data(e, "t", "eg")) > 0);
   rattan_node_info g = xu_node(e, "t", "eg");
   ASSERT(g.archived_us != RATTAN_NO_TIME);
-  free(tree);
   rattan_close(e);
 }
 
@@ -288,13 +271,10 @@ void test_exec_exclusive_default(void) {
   json_t *p = exclusive_tree("ExclusiveGateway", 3,
                              (const char *[]){"True == False", NULL, "1 == 2"});
   tb_default(p, "eg", "x1");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "eg", "x1", "cg", "e");
   EXPECT_NOT_RUN(e, "t", "x0", "x2");
   EXPECT_DATA(e, "t", "x1", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -306,16 +286,13 @@ void test_exec_exclusive_multiple(void) {
   json_t *p = exclusive_tree("ExclusiveGateway", 3,
                              (const char *[]){"1 == 1", "2 == 2", NULL});
   tb_default(p, "eg", "x2");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "eg", RATTAN_STATE_FAILED);
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   EXPECT_NOT_RUN(e, "t", "x0", "x1", "x2", "cg", "e");
   const char *ex = xu_ex_data(e, "t", "eg");
   ASSERT_CONTAINS(ex, tb_fid("eg", "x0"));
   ASSERT_CONTAINS(ex, tb_fid("eg", "x1"));
-  free(tree);
   rattan_close(e);
 }
 
@@ -323,15 +300,13 @@ void test_exec_exclusive_multiple(void) {
  * instead of taking a branch. */
 void test_exec_exclusive_bad_condition(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = exclusive_tree("ExclusiveGateway", 2,
-                             (const char *[]){"1 / 0 == 1", "1 == 2"});
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e,
+         exclusive_tree("ExclusiveGateway", 2,
+                        (const char *[]){"1 / 0 == 1", "1 == 2"}),
+         "t");
   EXPECT_STATE(e, "t", "eg", RATTAN_STATE_FAILED);
   EXPECT_NOT_RUN(e, "t", "x0", "x1", "cg", "e");
   ASSERT(strlen(xu_ex_data(e, "t", "eg")) > 0);
-  free(tree);
   rattan_close(e);
 }
 
@@ -341,23 +316,21 @@ void test_exec_exclusive_bad_condition(void) {
  * runs, the converge gateway once. */
 void test_exec_cpg(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = exclusive_tree(
-      "ConditionalParallelGateway", 5,
-      (const char *[]){"True == True", "True == True", "True == True",
-                       "True == False", "True == False"});
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e,
+         exclusive_tree(
+             "ConditionalParallelGateway", 5,
+             (const char *[]){"True == True", "True == True", "True == True",
+                              "True == False", "True == False"}),
+         "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "eg", "x0", "x1", "x2",
                 "cg", "e");
   EXPECT_NOT_RUN(e, "t", "x3", "x4");
   for (int i = 0; i < 3; i++) {
-    expect_first_run(e, "t", nid("x", i));
-    EXPECT_DATA(e, "t", nid("x", i), "outputs", PLAIN_OUT(1));
+    expect_first_run(e, "t", tb_nid("x", i));
+    EXPECT_DATA(e, "t", tb_nid("x", i), "outputs", PLAIN_OUT(1));
   }
   expect_first_run(e, "t", "cg");
   ASSERT_EQ(xu_hist_count(e, "t", "cg"), 0);
-  free(tree);
   rattan_close(e);
 }
 
@@ -365,15 +338,7 @@ void test_exec_cpg(void) {
  * gateway inside a branch of another. */
 void test_exec_cpg_nested(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "c1", "ConditionalParallelGateway");
-  tb_gw(p, "c2", "ConditionalParallelGateway");
-  tb_gw(p, "cg1", "ConvergeGateway");
-  tb_gw(p, "cg2", "ConvergeGateway");
-  tb_link(p, "s c1 c2");
-  fan(p, "c1", "cg2", "g", 4, "noop");
-  fan(p, "c2", "cg1", "h", 5, "noop");
-  tb_link(p, "cg1 cg2 e");
+  json_t *p = nested_tree("ConditionalParallelGateway", "c1", "c2", 4, 5);
   tb_cond(p, "c1", "c2", "True == True");
   tb_cond(p, "c1", "g0", "True == True");
   tb_cond(p, "c1", "g1", "True == True");
@@ -381,55 +346,35 @@ void test_exec_cpg_nested(void) {
   tb_cond(p, "c1", "g3", "True == False");
   tb_cond(p, "c2", "h0", "True == True");
   for (int i = 1; i < 5; i++)
-    tb_cond(p, "c2", nid("h", i), "True == False");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+    tb_cond(p, "c2", tb_nid("h", i), "True == False");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "c1", "c2", "g0", "g1",
                 "h0", "cg1", "cg2", "e");
   EXPECT_NOT_RUN(e, "t", "g2", "g3", "h1", "h2", "h3", "h4");
   expect_first_run(e, "t", "cg1");
   expect_first_run(e, "t", "cg2");
-  free(tree);
   rattan_close(e);
 }
 
 /* test_template_parallel_execution: conditions over the context. */
 void test_exec_cpg_context(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p =
-      exclusive_tree("ConditionalParallelGateway", 5,
-                     (const char *[]){"\"${a}\" == \"1\"", "\"${b}\" == \"1\"",
-                                      "\"${c}\" == \"1\"", "\"${d}\" == \"1\"",
-                                      "True == False"});
-  tb_var(p, "${a}", "plain", J("'1'"));
-  tb_var(p, "${b}", "plain", J("'1'"));
-  tb_var(p, "${c}", "plain", J("'0'"));
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, context_tree("ConditionalParallelGateway", "1"), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "eg", "x0", "x1", "cg",
                 "e");
   EXPECT_NOT_RUN(e, "t", "x2", "x3", "x4");
-  free(tree);
   rattan_close(e);
 }
 
 /* test_parallel_execution_no_match: FAILED, the root RUNNING. */
 void test_exec_cpg_no_match(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = exclusive_tree(
-      "ConditionalParallelGateway", 3,
-      (const char *[]){"True == False", "True == False", "1 == 0"});
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  EXPECT_STATE(e, "t", "s", RATTAN_STATE_FINISHED);
-  EXPECT_STATE(e, "t", "eg", RATTAN_STATE_FAILED);
-  EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
-  EXPECT_NOT_RUN(e, "t", "x0", "x1", "x2", "cg", "e");
-  ASSERT(strlen(xu_ex_data(e, "t", "eg")) > 0);
-  free(tree);
+  xu_run(e,
+         exclusive_tree(
+             "ConditionalParallelGateway", 3,
+             (const char *[]){"True == False", "True == False", "1 == 0"}),
+         "t");
+  expect_no_match(e);
   rattan_close(e);
 }
 
@@ -440,12 +385,9 @@ void test_exec_cpg_default(void) {
       "ConditionalParallelGateway", 4,
       (const char *[]){"True == False", NULL, "True == False", "1 == 0"});
   tb_default(p, "eg", "x1");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "eg", "x1", "cg", "e");
   EXPECT_NOT_RUN(e, "t", "x0", "x2", "x3");
-  free(tree);
   rattan_close(e);
 }
 
@@ -457,14 +399,13 @@ void test_exec_cpg_default(void) {
 void test_exec_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_link(p, "s pg");
   for (int i = 0; i < 10; i++) {
     char chain[64];
-    tb_act(p, nid("a", i), "noop");
+    tb_act(p, tb_nid("a", i), "noop");
     if (i < 5) {
-      tb_act(p, nid("b", i), "noop");
+      tb_act(p, tb_nid("b", i), "noop");
       snprintf(chain, sizeof chain, "pg a%d b%d cg", i, i);
     } else {
       snprintf(chain, sizeof chain, "pg a%d cg", i);
@@ -472,21 +413,18 @@ void test_exec_parallel(void) {
     tb_link(p, chain);
   }
   tb_link(p, "cg e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg", "cg", "e");
   for (int i = 0; i < 10; i++) {
-    expect_first_run(e, "t", nid("a", i));
-    EXPECT_DATA(e, "t", nid("a", i), "inputs", PLAIN_IN(1));
-    EXPECT_DATA(e, "t", nid("a", i), "outputs", PLAIN_OUT(1));
-    if (i < 5) expect_first_run(e, "t", nid("b", i));
+    expect_first_run(e, "t", tb_nid("a", i));
+    EXPECT_DATA(e, "t", tb_nid("a", i), "inputs", PLAIN_IN(1));
+    EXPECT_DATA(e, "t", tb_nid("a", i), "outputs", PLAIN_OUT(1));
+    if (i < 5) expect_first_run(e, "t", tb_nid("b", i));
   }
   expect_first_run(e, "t", "pg");
   expect_first_run(e, "t", "cg");
   ASSERT_EQ(xu_hist_count(e, "t", "cg"), 0);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
-  free(tree);
   rattan_close(e);
 }
 
@@ -494,27 +432,16 @@ void test_exec_parallel(void) {
  * another, ten activities on each level. */
 void test_exec_parallel_nested(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg1", "ParallelGateway");
-  tb_gw(p, "pg2", "ParallelGateway");
-  tb_gw(p, "cg1", "ConvergeGateway");
-  tb_gw(p, "cg2", "ConvergeGateway");
-  tb_link(p, "s pg1 pg2");
-  fan(p, "pg1", "cg2", "g", 10, "noop");
-  fan(p, "pg2", "cg1", "h", 10, "noop");
-  tb_link(p, "cg1 cg2 e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  json_t *p = nested_tree("ParallelGateway", "pg1", "pg2", 10, 10);
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg1", "pg2", "cg1",
                 "cg2", "e");
   for (int i = 0; i < 10; i++) {
-    expect_first_run(e, "t", nid("g", i));
-    expect_first_run(e, "t", nid("h", i));
+    expect_first_run(e, "t", tb_nid("g", i));
+    expect_first_run(e, "t", tb_nid("h", i));
   }
   expect_first_run(e, "t", "cg1");
   expect_first_run(e, "t", "cg2");
-  free(tree);
   rattan_close(e);
 }
 
@@ -523,62 +450,50 @@ void test_exec_parallel_nested(void) {
 void test_exec_parallel_failed_branch(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_act(p, "a", "noop");
-  json_t *f = tb_act(p, "f", "fail");
-  tb_in(f, "message", "plain", J("'boom'"));
+  tb_in(tb_act(p, "f", "fail"), "message", "plain", J("'boom'"));
   tb_act(p, "b", "noop");
   tb_act(p, "c", "noop");
   tb_link(p, "s pg a b cg e");
   tb_link(p, "pg f c cg");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  rattan_drive_result r = xu_drive(e, "t");
+  rattan_drive_result r = xu_run(e, p, "t");
   ASSERT_EQ(r.next_due_us, RATTAN_NO_TIME);
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "s", "pg", "a", "b");
   EXPECT_STATE(e, "t", "f", RATTAN_STATE_FAILED);
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   EXPECT_NOT_RUN(e, "t", "c", "cg", "e");
   ASSERT_STR(xu_ex_data(e, "t", "f"), "boom");
-  free(tree);
   rattan_close(e);
 }
 
 /* ---- Failures ---------------------------------------------------------------
  */
 
+/* s -> f -> after -> e: f fails with message, after is a noop. */
+static json_t *fail_then_after(const char *message) {
+  json_t *p = TB_LINE("p", "s f after e", "fail", "noop");
+  tb_in(tb_node(p, "f"), "message", "plain", json_string(message));
+  return p;
+}
+
 /* A failing activity: FAILED with its archive time, ex_data from the
  * component, outputs _result false; the branch stops there. */
 void test_exec_fail(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *f = tb_act(p, "f", "fail");
-  tb_in(f, "message", "plain", J("'it broke'"));
-  tb_act(p, "after", "noop");
-  tb_link(p, "s f after e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  rattan_node_info i = xu_node(e, "t", "f");
-  ASSERT_EQ(i.state, RATTAN_STATE_FAILED);
-  ASSERT_EQ(i.loop, 1);
-  ASSERT_EQ(i.retry, 0);
-  ASSERT_EQ(i.error_ignored, 0);
+  xu_run(e, fail_then_after("it broke"), "t");
+  rattan_node_info i =
+      EXPECT_NODE(e, "t", "f", RATTAN_STATE_FAILED, 1, ANY, 0, ANY, 0);
   ASSERT_EQ(i.started_us, XU_T0);
   ASSERT_EQ(i.archived_us, XU_T0);
   ASSERT_STR(i.parent_id, "p");
   ASSERT_STR(xu_ex_data(e, "t", "f"), "it broke");
   EXPECT_DATA(e, "t", "f", "inputs",
               "{'message':'it broke','_loop':1,'_inner_loop':1}");
-  json_t *d = xu_data(e, "t", "f");
-  EXPECT_JSON(json_object_get(json_object_get(d, "outputs"), "_result"),
-              "false");
-  json_decref(d);
+  EXPECT_DATA_KEY(e, "t", "f", "outputs", "_result", "false");
   EXPECT_NOT_RUN(e, "t", "after", "e");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_RUNNING);
-  free(tree);
   rattan_close(e);
 }
 
@@ -586,42 +501,27 @@ void test_exec_fail(void) {
  * the pipeline goes on; its data still says it failed. */
 void test_exec_error_ignorable(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *f = tb_act(p, "f", "fail");
-  tb_in(f, "message", "plain", J("'ignored'"));
-  json_object_set_new(f, "error_ignorable", json_true());
-  tb_act(p, "after", "noop");
-  tb_link(p, "s f after e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  rattan_node_info i = xu_node(e, "t", "f");
-  ASSERT_EQ(i.state, RATTAN_STATE_FINISHED);
-  ASSERT_EQ(i.error_ignored, 1);
-  ASSERT_EQ(i.skip, 0);
+  json_t *p = fail_then_after("ignored");
+  json_object_set_new(tb_node(p, "f"), "error_ignorable", json_true());
+  xu_run(e, p, "t");
+  rattan_node_info i =
+      EXPECT_NODE(e, "t", "f", RATTAN_STATE_FINISHED, ANY, ANY, ANY, 0, 1);
   ASSERT(i.archived_us != RATTAN_NO_TIME);
   ASSERT_STR(xu_ex_data(e, "t", "f"), "ignored");
-  json_t *d = xu_data(e, "t", "f");
-  EXPECT_JSON(json_object_get(json_object_get(d, "outputs"), "_result"),
-              "false");
-  json_decref(d);
+  EXPECT_DATA_KEY(e, "t", "f", "outputs", "_result", "false");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "after", "e", "p");
   expect_first_run(e, "t", "after");
-  free(tree);
   rattan_close(e);
 }
 
 /* An activity whose code has no component fails, naming the code. */
 void test_exec_unknown_component(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"noop", "no_such_component"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("noop", "no_such_component"), "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_FINISHED);
   EXPECT_STATE(e, "t", "a2", RATTAN_STATE_FAILED);
   ASSERT_CONTAINS(xu_ex_data(e, "t", "a2"), "no_such_component");
   EXPECT_NOT_RUN(e, "t", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -633,32 +533,21 @@ void test_exec_unknown_component(void) {
  * and the clock reads the end. */
 void test_exec_sleep_timer(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("60"));
-  tb_act(p, "after", "noop");
-  tb_link(p, "s timer after e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  json_t *p = TB_LINE("p", "s timer after e", "sleep_timer", "noop");
+  tb_in(tb_node(p, "timer"), "bk_timing", "plain", J("60"));
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "timer", "after", "e");
-  rattan_node_info t = xu_node(e, "t", "timer");
+  rattan_node_info t = EXPECT_NODE(e, "t", "timer", ANY, 1, ANY, 0, ANY, ANY);
   ASSERT_EQ(t.started_us, XU_T0);
   ASSERT_EQ(t.archived_us - t.started_us, 60 * SEC);
-  ASSERT_EQ(t.loop, 1);
-  ASSERT_EQ(t.retry, 0);
   rattan_node_info a = xu_node(e, "t", "after");
   ASSERT_EQ(a.started_us, XU_T0 + 60 * SEC);
   rattan_node_info root = xu_node(e, "t", "p");
   ASSERT_EQ(root.archived_us - root.started_us, 60 * SEC);
   ASSERT_EQ(rattan_now(e), XU_T0 + 60 * SEC);
-  json_t *d = xu_data(e, "t", "timer");
-  json_t *in = json_object_get(d, "inputs");
-  EXPECT_JSON(json_object_get(in, "bk_timing"), "60");
-  EXPECT_JSON(json_object_get(in, "_loop"), "1");
-  EXPECT_JSON(json_object_get(json_object_get(d, "outputs"), "_result"),
-              "true");
-  json_decref(d);
-  free(tree);
+  EXPECT_DATA_KEY(e, "t", "timer", "inputs", "bk_timing", "60");
+  EXPECT_DATA_KEY(e, "t", "timer", "inputs", "_loop", "1");
+  EXPECT_DATA_KEY(e, "t", "timer", "outputs", "_result", "true");
   rattan_close(e);
 }
 
@@ -668,8 +557,7 @@ void test_exec_sleep_timer(void) {
 void test_exec_drive_budget(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("5"));
   tb_act(p, "a", "noop");
   tb_act(p, "b", "noop");
@@ -678,6 +566,7 @@ void test_exec_drive_budget(void) {
   char *tree = tb_json(p);
   xu_start(e, tree, "t");
   xu_start(e, tree, "u");
+  free(tree);
   rattan_drive_result r = xu_drive(e, "t");
   unsigned total = r.steps;
   unsigned stepped = 0;
@@ -699,17 +588,17 @@ void test_exec_drive_budget(void) {
     ASSERT_EQ(x.state, y.state);
     ASSERT_EQ(x.archived_us - x.started_us, y.archived_us - y.started_us);
   }
-  free(tree);
   rattan_close(e);
 }
 
 /* rattan_drive(e, NULL) drives every task. */
 void test_exec_drive_all_tasks(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(3, (const char *[]){"noop", "noop", "noop"});
+  char *tree = tb_json(TB_CHAIN("noop", "noop", "noop"));
   xu_start(e, tree, "t1");
   xu_start(e, tree, "t2");
   xu_create(e, tree, "t3"); /* never started: stays CREATED */
+  free(tree);
   rattan_drive_result r;
   ASSERT_OK(rattan_drive(e, NULL, 0, &r), rattan_errmsg(e));
   ASSERT_EQ(r.more, 0);
@@ -719,7 +608,6 @@ void test_exec_drive_all_tasks(void) {
   /* Tasks keep their own records: same node ids, different versions. */
   ASSERT(
       strcmp(xu_node(e, "t1", "a1").version, xu_node(e, "t2", "a1").version));
-  free(tree);
   rattan_close(e);
 }
 
@@ -728,9 +616,7 @@ void test_exec_drive_all_tasks(void) {
  * its third run, 4 s after it started. */
 void test_exec_poll(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"poll", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("poll", "noop"), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "a2", "p");
   xu_counter *k = &xu_count[XU_POLL];
   ASSERT_EQ(k->executes, 1);
@@ -745,19 +631,15 @@ void test_exec_poll(void) {
   /* Each run read the output the run before stored. */
   EXPECT_DATA(e, "t", "a1", "outputs",
               "{'polls':3,'_result':true,'_loop':1,'_inner_loop':1}");
-  free(tree);
   rattan_close(e);
 }
 
 /* rattan_call_poll_after replaces the interval for the next run. */
 void test_exec_poll_after(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "a", "poll"), "after", "plain", J("5"));
-  tb_link(p, "s a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  json_t *p = TB_LINE("p", "s a e", "poll");
+  tb_in(tb_node(p, "a"), "after", "plain", J("5"));
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "a", RATTAN_STATE_FINISHED);
   xu_counter *k = &xu_count[XU_POLL];
   ASSERT_EQ(k->schedules, 3);
@@ -765,7 +647,6 @@ void test_exec_poll_after(void) {
     ASSERT_EQ(k->at[i], XU_T0 + i * 5 * SEC);
   rattan_node_info a = xu_node(e, "t", "a");
   ASSERT_EQ(a.archived_us - a.started_us, 10 * SEC);
-  free(tree);
   rattan_close(e);
 }
 
@@ -774,9 +655,7 @@ void test_exec_poll_after(void) {
  * schedule once, with the data. */
 void test_exec_callback(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"cb", "noop"});
-  xu_start(e, tree, "t");
-  rattan_drive_result r = xu_drive(e, "t");
+  rattan_drive_result r = xu_run(e, TB_CHAIN("cb", "noop"), "t");
   ASSERT_EQ(r.next_due_us, RATTAN_NO_TIME);
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_RUNNING);
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
@@ -802,7 +681,6 @@ void test_exec_callback(void) {
   ASSERT_EQ(f.retry, 0);
   EXPECT_DATA(e, "t", "a1", "outputs",
               "{'cb':{'k':'v'},'_result':true,'_loop':1,'_inner_loop':1}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -811,9 +689,7 @@ void test_exec_callback(void) {
  * expires it). */
 void test_exec_callback_twice(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"cb", "noop"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("cb", "noop"), "t");
   const char *v = xu_node(e, "t", "a1").version;
   char ver[34];
   snprintf(ver, sizeof ver, "%s", v);
@@ -829,7 +705,6 @@ void test_exec_callback_twice(void) {
   EXPECT_DATA(e, "t", "a1", "outputs",
               "{'cb':{'n':1},'_result':true,'_loop':1,'_inner_loop':1}");
   expect_first_run(e, "t", "a2");
-  free(tree);
   rattan_close(e);
 }
 
@@ -838,9 +713,7 @@ void test_exec_callback_twice(void) {
  * without a version is accepted too. */
 void test_exec_multi_callback(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(1, (const char *[]){"multi_cb"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("multi_cb"), "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_RUNNING);
   rattan_node_info i = xu_node(e, "t", "a1");
   for (int k = 0; k < 3; k++)
@@ -864,7 +737,6 @@ void test_exec_multi_callback(void) {
   /* Finished: further callbacks are refused. */
   ASSERT_ERR(rattan_node_callback(e, "t", "a1", "{}", i.version),
              RATTAN_ESTATE);
-  free(tree);
   rattan_close(e);
 }
 
@@ -872,13 +744,9 @@ void test_exec_multi_callback(void) {
  * and keeps its data as output callback_data. */
 void test_exec_pause_component(void) {
   rattan_engine *e = xu_open("db", 0);
-  char *tree = tb_chain(2, (const char *[]){"pause", "pause_node"});
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, TB_CHAIN("pause", "pause_node"), "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_RUNNING);
-  ASSERT_OK(rattan_node_callback(e, "t", "a1", "{\"k\":1}",
-                                 xu_node(e, "t", "a1").version),
-            rattan_errmsg(e));
+  xu_callback(e, "t", "a1", "{\"k\":1}");
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", "a1", RATTAN_STATE_FINISHED);
   EXPECT_STATE(e, "t", "a2", RATTAN_STATE_RUNNING);
@@ -886,46 +754,37 @@ void test_exec_pause_component(void) {
             rattan_errmsg(e));
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a2", "e", "p");
-  json_t *d1 = xu_data(e, "t", "a1"), *d2 = xu_data(e, "t", "a2");
-  EXPECT_JSON(json_object_get(json_object_get(d1, "outputs"), "callback_data"),
-              "{'k':1}");
-  EXPECT_JSON(json_object_get(json_object_get(d2, "outputs"), "callback_data"),
-              "[1,'x']");
-  json_decref(d1);
-  json_decref(d2);
-  free(tree);
+  EXPECT_DATA_KEY(e, "t", "a1", "outputs", "callback_data", "{'k':1}");
+  EXPECT_DATA_KEY(e, "t", "a2", "outputs", "callback_data", "[1,'x']");
   rattan_close(e);
+}
+
+/* The stdout output of shell node `node` holds want. */
+static void expect_stdout(rattan_engine *e, const char *node,
+                          const char *want) {
+  json_t *d = xu_data(e, "t", node);
+  json_t *out = json_object_get(json_object_get(d, "outputs"), "stdout");
+  ASSERT(json_is_string(out));
+  ASSERT_CONTAINS(json_string_value(out), want);
+  json_decref(d);
 }
 
 /* The built-in shell: exit code and stdout as outputs; a non-zero exit
  * fails the node. */
 void test_exec_shell(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "ok", "shell"), "command", "plain",
-        J("'echo hello; echo world'"));
-  tb_in(tb_act(p, "bad", "shell"), "command", "plain",
-        J("'echo oops; exit 3'"));
-  tb_link(p, "s ok bad e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  json_t *p = TB_LINE("p", "s ok bad e", "shell", "shell");
+  tb_in(tb_node(p, "ok"), "command", "plain", J("'echo hello; echo world'"));
+  tb_in(tb_node(p, "bad"), "command", "plain", J("'echo oops; exit 3'"));
+  xu_start_tree(e, p, "t");
   xu_drive_real(e, "t", "bad");
   EXPECT_STATE(e, "t", "ok", RATTAN_STATE_FINISHED);
   EXPECT_STATE(e, "t", "bad", RATTAN_STATE_FAILED);
   EXPECT_NOT_RUN(e, "t", "e");
-  json_t *d = xu_data(e, "t", "ok");
-  json_t *out = json_object_get(d, "outputs");
-  EXPECT_JSON(json_object_get(out, "exit_code"), "0");
-  ASSERT(json_is_string(json_object_get(out, "stdout")));
-  ASSERT_CONTAINS(json_string_value(json_object_get(out, "stdout")),
-                  "hello\nworld");
-  json_decref(d);
-  d = xu_data(e, "t", "bad");
-  out = json_object_get(d, "outputs");
-  EXPECT_JSON(json_object_get(out, "exit_code"), "3");
-  ASSERT_CONTAINS(json_string_value(json_object_get(out, "stdout")), "oops");
-  json_decref(d);
-  free(tree);
+  EXPECT_DATA_KEY(e, "t", "ok", "outputs", "exit_code", "0");
+  expect_stdout(e, "ok", "hello\nworld");
+  EXPECT_DATA_KEY(e, "t", "bad", "outputs", "exit_code", "3");
+  expect_stdout(e, "bad", "oops");
   rattan_close(e);
 }
 
@@ -935,19 +794,15 @@ void test_exec_shell(void) {
 void test_exec_timeout(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
-  json_t *w = tb_act(p, "wait", "cb");
-  json_object_set_new(w, "timeout", json_integer(5));
+  tb_fork(p, "pg", "ParallelGateway", "cg");
+  json_object_set_new(tb_act(p, "wait", "cb"), "timeout", json_integer(5));
   tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("10"));
   tb_link(p, "s pg wait cg e");
   tb_link(p, "pg timer cg");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "timer", RATTAN_STATE_FINISHED);
+  EXPECT_STATE(e, "t", "wait", RATTAN_STATE_FAILED);
   rattan_node_info i = xu_node(e, "t", "wait");
-  ASSERT_EQ(i.state, RATTAN_STATE_FAILED);
   ASSERT_EQ(i.started_us, XU_T0);
   ASSERT_EQ(i.archived_us, XU_T0 + 5 * SEC);
   ASSERT(strlen(xu_ex_data(e, "t", "wait")) > 0);
@@ -956,7 +811,6 @@ void test_exec_timeout(void) {
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", "wait", RATTAN_STATE_FAILED);
   ASSERT_EQ(xu_count[XU_CB].schedules, 0);
-  free(tree);
   rattan_close(e);
 }
 
@@ -964,20 +818,16 @@ void test_exec_timeout(void) {
  * timeout fails at 5 s and never finishes. */
 void test_exec_timeout_poll(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *t = tb_act(p, "timer", "sleep_timer");
+  json_t *p = TB_LINE("p", "s timer e", "sleep_timer");
+  json_t *t = tb_node(p, "timer");
   tb_in(t, "bk_timing", "plain", J("10"));
   json_object_set_new(t, "timeout", json_integer(5));
-  tb_link(p, "s timer e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
+  xu_run(e, p, "t");
   xu_drive(e, "t");
-  xu_drive(e, "t");
+  EXPECT_STATE(e, "t", "timer", RATTAN_STATE_FAILED);
   rattan_node_info i = xu_node(e, "t", "timer");
-  ASSERT_EQ(i.state, RATTAN_STATE_FAILED);
   ASSERT_EQ(i.archived_us - i.started_us, 5 * SEC);
   EXPECT_NOT_RUN(e, "t", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -986,12 +836,9 @@ void test_exec_timeout_poll(void) {
  * exactly 5 s, never earlier. */
 void test_exec_timeout_due(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_object_set_new(tb_act(p, "wait", "cb"), "timeout", json_integer(5));
-  tb_link(p, "s wait e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  rattan_drive_result r = xu_drive(e, "t");
+  json_t *p = TB_LINE("p", "s wait e", "cb");
+  json_object_set_new(tb_node(p, "wait"), "timeout", json_integer(5));
+  rattan_drive_result r = xu_run(e, p, "t");
   rattan_node_info i = xu_node(e, "t", "wait");
   if (i.state == RATTAN_STATE_RUNNING) {
     ASSERT_EQ(r.next_due_us, XU_T0 + 5 * SEC);
@@ -999,33 +846,11 @@ void test_exec_timeout_due(void) {
     ASSERT_EQ(i.state, RATTAN_STATE_FAILED);
     ASSERT_EQ(i.archived_us, XU_T0 + 5 * SEC);
   }
-  free(tree);
   rattan_close(e);
 }
 
 /* ---- Subprocesses -----------------------------------------------------------
  */
-
-/* A subprocess "sp" holding s_sp -> body... -> e_sp. */
-static json_t *sub_chain(json_t *p, const char *id, int n,
-                         const char *const *codes, const char *prefix) {
-  char s[32], en[32];
-  snprintf(s, sizeof s, "s_%s", id);
-  snprintf(en, sizeof en, "e_%s", id);
-  json_t *c = tb_new(id, s, en);
-  char chain[512];
-  snprintf(chain, sizeof chain, "%s", s);
-  for (int i = 0; i < n; i++) {
-    const char *a = nid(prefix, i);
-    tb_act(c, a, codes[i]);
-    strcat(chain, " ");
-    strcat(chain, a);
-  }
-  strcat(chain, " ");
-  strcat(chain, en);
-  tb_link(c, chain);
-  return tb_sub(p, id, c);
-}
 
 /* test_subprocess_execution, watched half way: the SubProcess node is
  * RUNNING while its body waits (it is not finished by its own handler
@@ -1034,12 +859,7 @@ static json_t *sub_chain(json_t *p, const char *id, int n,
  * parent; its data is {inputs: params, outputs: _loop/_inner_loop}. */
 void test_exec_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  sub_chain(p, "sp", 2, (const char *[]){"noop", "cb"}, "in");
-  tb_link(p, "s sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, tb_wrap(TB_LINE("sp", "s_sp in0 in1 e_sp", "noop", "cb")), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_RUNNING, "p", "sp", "in1");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "s", "s_sp", "in0");
   EXPECT_NOT_RUN(e, "t", "e_sp", "e");
@@ -1053,9 +873,7 @@ void test_exec_subprocess(void) {
     ASSERT_STR(n.root_id, "p");
     ASSERT_STR(n.parent_id, "sp");
   }
-  ASSERT_OK(
-      rattan_node_callback(e, "t", "in1", "{}", xu_node(e, "t", "in1").version),
-      rattan_errmsg(e));
+  xu_callback(e, "t", "in1", "{}");
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "sp", "s_sp", "in0",
                 "in1", "e_sp", "e");
@@ -1064,7 +882,6 @@ void test_exec_subprocess(void) {
   EXPECT_DATA(e, "t", "sp", "inputs", "{}");
   EXPECT_DATA(e, "t", "sp", "outputs", "{'_loop':1,'_inner_loop':1}");
   EXPECT_DATA(e, "t", "in0", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -1073,22 +890,19 @@ void test_exec_subprocess(void) {
 void test_exec_subprocess_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_link(p, "s pg");
   for (int i = 0; i < 5; i++) {
-    char sp[8], chain[64], prefix[8];
+    char sp[8], chain[64];
     snprintf(sp, sizeof sp, "sp%d", i);
-    snprintf(prefix, sizeof prefix, "i%d_", i);
-    sub_chain(p, sp, 1, (const char *[]){"noop"}, prefix);
+    snprintf(chain, sizeof chain, "s_%s i%d_0 e_%s", sp, i, sp);
+    tb_sub(p, sp, TB_LINE(sp, chain, "noop"));
     snprintf(chain, sizeof chain, i ? "pg %s cg" : "pg %s extra cg", sp);
     tb_link(p, chain);
   }
-  sub_chain(p, "extra", 1, (const char *[]){"noop"}, "x_");
+  tb_sub(p, "extra", TB_LINE("extra", "s_extra x_0 e_extra", "noop"));
   tb_link(p, "cg e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "pg", "cg", "e",
                 "extra", "s_extra", "x_0", "e_extra");
   for (int i = 0; i < 5; i++) {
@@ -1104,7 +918,6 @@ void test_exec_subprocess_parallel(void) {
     ASSERT_STR(xu_node(e, "t", a).parent_id, sp);
   }
   expect_first_run(e, "t", "cg");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1112,16 +925,11 @@ void test_exec_subprocess_parallel(void) {
  * parent_id follows the nesting, root_id is always the root. */
 void test_exec_subprocess_nested(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
   json_t *outer = tb_new("outer", "s_o", "e_o");
-  sub_chain(outer, "inner", 1, (const char *[]){"noop"}, "deep");
+  tb_sub(outer, "inner", TB_LINE("inner", "s_inner deep0 e_inner", "noop"));
   tb_act(outer, "mid", "noop");
   tb_link(outer, "s_o mid inner e_o");
-  tb_sub(p, "outer", outer);
-  tb_link(p, "s outer e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, tb_wrap(outer), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "p", "s", "outer", "s_o", "mid",
                 "inner", "s_inner", "deep0", "e_inner", "e_o", "e");
   ASSERT_STR(xu_node(e, "t", "outer").parent_id, "p");
@@ -1133,7 +941,6 @@ void test_exec_subprocess_nested(void) {
   EXPECT_DATA(e, "t", "outer", "outputs", "{'_loop':1,'_inner_loop':1}");
   EXPECT_DATA(e, "t", "inner", "outputs", "{'_loop':1,'_inner_loop':1}");
   EXPECT_DATA(e, "t", "deep0", "outputs", PLAIN_OUT(1));
-  free(tree);
   rattan_close(e);
 }
 
@@ -1144,14 +951,11 @@ void test_exec_subprocess_nested(void) {
  * takes the node's output after it runs; a later node's input reads it. */
 void test_exec_data_node_output(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_in(tb_act(p, "a1", "echo"), "param_1", "plain", J("'output_value_1'"));
-  tb_in(tb_act(p, "a2", "echo"), "param_2", "splice", J("'${act_1_output}'"));
+  json_t *p = TB_LINE("p", "s a1 a2 e", "echo", "echo");
+  tb_in(tb_node(p, "a1"), "param_1", "plain", J("'output_value_1'"));
+  tb_in(tb_node(p, "a2"), "param_2", "splice", J("'${act_1_output}'"));
   tb_ref(p, "${act_1_output}", "a1", "param_1");
-  tb_link(p, "s a1 a2 e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
   EXPECT_DATA(e, "t", "a1", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'output_value_1'}");
@@ -1163,7 +967,6 @@ void test_exec_data_node_output(void) {
   EXPECT_DATA(e, "t", "a2", "outputs",
               "{'_loop':1,'_inner_loop':1,'param_2':'output_value_1',"
               "'_result':true}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1172,9 +975,8 @@ void test_exec_data_node_output(void) {
  * referring to them alone; expressions over them render as text. */
 void test_exec_data_component_outputs(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_act(p, "src", "emit");
-  json_t *d = tb_act(p, "dst", "echo");
+  json_t *p = TB_LINE("p", "s src dst e", "emit", "echo");
+  json_t *d = tb_node(p, "dst");
   tb_in(d, "x", "splice", J("'${answer}'"));
   tb_in(d, "param_1", "splice", J("'${word}!'"));
   tb_in(d, "param_2", "splice", J("'${obj}'"));
@@ -1183,10 +985,7 @@ void test_exec_data_component_outputs(void) {
   tb_ref(p, "${answer}", "src", "answer");
   tb_ref(p, "${word}", "src", "word");
   tb_ref(p, "${obj}", "src", "obj");
-  tb_link(p, "s src dst e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "src", "dst", "p");
   EXPECT_DATA(e, "t", "src", "outputs",
               "{'answer':42,'word':'hi','obj':{'k':[1,2]},'_result':true,"
@@ -1194,7 +993,6 @@ void test_exec_data_component_outputs(void) {
   EXPECT_DATA(e, "t", "dst", "inputs",
               "{'x':42,'param_1':'hi!','param_2':{'k':[1,2]},'u':'43','p':'2',"
               "'_loop':1,'_inner_loop':1}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1203,23 +1001,31 @@ void test_exec_data_component_outputs(void) {
  * skip. */
 void test_exec_data_failed_outputs(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *f = tb_act(p, "f", "fail_ctrl");
-  tb_in(f, "param_1", "plain", J("'kept'"));
-  tb_in(tb_act(p, "after", "echo"), "param_1", "splice", J("'${result}'"));
+  json_t *p = TB_LINE("p", "s f after e", "fail_ctrl", "echo");
+  tb_in(tb_node(p, "f"), "param_1", "plain", J("'kept'"));
+  tb_in(tb_node(p, "after"), "param_1", "splice", J("'${result}'"));
   tb_ref(p, "${result}", "f", "_result");
-  tb_link(p, "s f after e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "f", RATTAN_STATE_FAILED);
   ASSERT_OK(rattan_node_skip(e, "t", "f"), rattan_errmsg(e));
   xu_drive(e, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "f", "after", "p");
   EXPECT_DATA(e, "t", "after", "inputs",
               "{'param_1':false,'_loop':1,'_inner_loop':1}");
-  free(tree);
   rattan_close(e);
+}
+
+/* Adds subprocess id to p: s_<id> -> node -> e_<id>, node an echo whose
+ * param_1 is the child's variable var (its own default dflt). Returns the
+ * SubProcess node, for its params. */
+static json_t *echo_sub(json_t *p, const char *id, const char *node,
+                        const char *var, const char *dflt) {
+  char chain[128];
+  snprintf(chain, sizeof chain, "s_%s %s e_%s", id, node, id);
+  json_t *c = TB_LINE(id, chain, "echo");
+  tb_in(tb_node(c, node), "param_1", "splice", json_string(var));
+  tb_var(c, var, "plain", json_string(dflt));
+  return tb_sub(p, id, c);
 }
 
 /* test_subprocess_ref_constant: a subprocess param rendered from the
@@ -1228,23 +1034,13 @@ void test_exec_data_failed_outputs(void) {
 void test_exec_data_subprocess_params(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
-  json_t *sp = sub_chain(p, "sp", 1, (const char *[]){"echo"}, "in");
-  json_t *child = json_object_get(sp, "pipeline");
-  tb_in(json_object_get(json_object_get(child, "activities"), "in0"), "param_1",
-        "splice", J("'${sub_constant_1}'"));
-  tb_var(child, "${sub_constant_1}", "plain", J("'default_value'"));
+  json_t *sp = echo_sub(p, "sp", "in0", "${sub_constant_1}", "default_value");
   tb_param(sp, "${sub_constant_1}", "splice", J("'${constant_1}'"));
   /* A second subprocess without params uses its default. */
-  json_t *sp2 = sub_chain(p, "sp2", 1, (const char *[]){"echo"}, "dflt");
-  json_t *child2 = json_object_get(sp2, "pipeline");
-  tb_in(json_object_get(json_object_get(child2, "activities"), "dflt0"),
-        "param_1", "splice", J("'${sub_constant_1}'"));
-  tb_var(child2, "${sub_constant_1}", "plain", J("'default_value'"));
+  echo_sub(p, "sp2", "dflt0", "${sub_constant_1}", "default_value");
   tb_var(p, "${constant_1}", "plain", J("'value_1'"));
   tb_link(p, "s sp sp2 e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
   EXPECT_DATA(e, "t", "in0", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'value_1'}");
@@ -1253,7 +1049,6 @@ void test_exec_data_subprocess_params(void) {
   EXPECT_DATA(e, "t", "dflt0", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'default_value'}");
   EXPECT_DATA(e, "t", "sp2", "inputs", "{}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1261,29 +1056,20 @@ void test_exec_data_subprocess_params(void) {
  * each param rendered in its parent's context only. */
 void test_exec_data_subprocess_params_nested(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
   json_t *outer = tb_new("sp2", "s_sp2", "e_sp2");
-  json_t *sp1 = sub_chain(outer, "sp1", 1, (const char *[]){"echo"}, "in");
-  json_t *c1 = json_object_get(sp1, "pipeline");
-  tb_in(json_object_get(json_object_get(c1, "activities"), "in0"), "param_1",
-        "splice", J("'${same_key}'"));
-  tb_var(c1, "${same_key}", "plain", J("'default_value_1'"));
+  json_t *sp1 = echo_sub(outer, "sp1", "in0", "${same_key}", "default_value_1");
   tb_param(sp1, "${same_key}", "splice", J("'${same_key}'"));
   tb_var(outer, "${same_key}", "plain", J("'default_value_2'"));
   tb_link(outer, "s_sp2 sp1 e_sp2");
-  json_t *sp2 = tb_sub(p, "sp2", outer);
-  tb_param(sp2, "${same_key}", "splice", J("'${constant}'"));
+  json_t *p = tb_wrap(outer);
+  tb_param(tb_node(p, "sp2"), "${same_key}", "splice", J("'${constant}'"));
   tb_var(p, "${constant}", "plain", J("'value_3'"));
-  tb_link(p, "s sp2 e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
   EXPECT_DATA(e, "t", "in0", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'value_3'}");
   EXPECT_DATA(e, "t", "sp1", "inputs", "{'${same_key}':'value_3'}");
   EXPECT_DATA(e, "t", "sp2", "inputs", "{'${same_key}':'value_3'}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1293,22 +1079,22 @@ void test_exec_data_subprocess_params_nested(void) {
  * SubProcess id, and reaches a later node; two levels deep as well. */
 void test_exec_data_subprocess_outputs(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  json_t *outer = tb_new("sp2", "s_sp2", "e_sp2");
-  json_t *sp1 = sub_chain(outer, "sp1", 1, (const char *[]){"echo"}, "in");
-  json_t *c1 = json_object_get(sp1, "pipeline");
-  json_t *in0 = json_object_get(json_object_get(c1, "activities"), "in0");
+  json_t *c1 = TB_LINE("sp1", "s_sp1 in0 e_sp1", "echo");
+  json_t *in0 = tb_node(c1, "in0");
   tb_in(in0, "param_1", "plain", J("'from_inner_subprocess'"));
   tb_in(in0, "param_2", "plain", J("'from_inner_subprocess_2'"));
   tb_ref(c1, "${act_1_output}", "in0", "param_1");
   tb_ref(c1, "${act_1_output_2}", "in0", "param_2");
   tb_output(c1, "${act_1_output}");
   tb_output(c1, "${act_1_output_2}");
+  json_t *outer = tb_new("sp2", "s_sp2", "e_sp2");
+  tb_sub(outer, "sp1", c1);
   tb_ref(outer, "${subprocess_output}", "sp1", "${act_1_output}");
   tb_ref(outer, "${subprocess_output_2}", "sp1", "${act_1_output_2}");
   tb_output(outer, "${subprocess_output}");
   tb_output(outer, "${subprocess_output_2}");
   tb_link(outer, "s_sp2 sp1 e_sp2");
+  json_t *p = tb_new("p", "s", "e");
   tb_sub(p, "sp2", outer);
   json_t *a = tb_act(p, "a", "echo");
   tb_in(a, "param_1", "splice", J("'${subprocess_2_output}'"));
@@ -1316,9 +1102,7 @@ void test_exec_data_subprocess_outputs(void) {
   tb_ref(p, "${subprocess_2_output}", "sp2", "${subprocess_output}");
   tb_ref(p, "${subprocess_2_output_2}", "sp2", "${subprocess_output_2}");
   tb_link(p, "s sp2 a e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
   EXPECT_DATA(e, "t", "sp1", "inputs", "{}");
   EXPECT_DATA(e, "t", "sp1", "outputs",
@@ -1332,7 +1116,6 @@ void test_exec_data_subprocess_outputs(void) {
   EXPECT_DATA(e, "t", "a", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'from_inner_subprocess',"
               "'param_2':'from_inner_subprocess_2'}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1344,22 +1127,18 @@ void test_exec_data_subprocess_self_output(void) {
   json_t *p = tb_new("p", "s", "e");
   tb_in(tb_act(p, "a1", "echo"), "param_1", "plain", J("'output_value_1'"));
   tb_ref(p, "${act_1_output}", "a1", "param_1");
-  json_t *sp = sub_chain(p, "sp", 2, (const char *[]){"echo", "echo"}, "in");
-  json_t *c = json_object_get(sp, "pipeline");
-  json_t *acts = json_object_get(c, "activities");
-  tb_in(json_object_get(acts, "in0"), "param_1", "splice",
-        J("'${sub_constant_1}'"));
-  tb_in(json_object_get(acts, "in0"), "param_2", "plain", J("'sub_var2'"));
-  tb_in(json_object_get(acts, "in1"), "param_1", "splice",
+  json_t *c = TB_LINE("sp", "s_sp in0 in1 e_sp", "echo", "echo");
+  tb_in(tb_node(c, "in0"), "param_1", "splice", J("'${sub_constant_1}'"));
+  tb_in(tb_node(c, "in0"), "param_2", "plain", J("'sub_var2'"));
+  tb_in(tb_node(c, "in1"), "param_1", "splice",
         J("'${ref_sub_act_1_outputs}'"));
   tb_var(c, "${sub_constant_1}", "plain", J("'value_1'"));
   tb_ref(c, "${sub_act_1_outputs}", "in0", "param_2");
   tb_var(c, "${ref_sub_act_1_outputs}", "splice", J("'${sub_act_1_outputs}'"));
-  tb_param(sp, "${sub_constant_1}", "splice", J("'${act_1_output}'"));
+  tb_param(tb_sub(p, "sp", c), "${sub_constant_1}", "splice",
+           J("'${act_1_output}'"));
   tb_link(p, "s a1 sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_FINISHED);
   EXPECT_DATA(e, "t", "in0", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'output_value_1',"
@@ -1367,64 +1146,42 @@ void test_exec_data_subprocess_self_output(void) {
   EXPECT_DATA(e, "t", "in1", "inputs",
               "{'_loop':1,'_inner_loop':1,'param_1':'sub_var2'}");
   EXPECT_DATA(e, "t", "sp", "inputs", "{'${sub_constant_1}':'output_value_1'}");
-  free(tree);
   rattan_close(e);
 }
 
 /* ---- Loops ------------------------------------------------------------------
  */
 
-/* test_single_node_rerun: a cycle through an exclusive gateway re-enters
- * its nodes: loop and inner_loop count up, each attempt gets a new version
- * and start time, earlier attempts go to the history with their data. */
-void test_exec_loop(void) {
-  rattan_engine *e = xu_open("db", 0);
+/* s -> a1 (a1_code) -> a2 (loop_count) -> eg -> e, eg going back to a1
+ * while ${a_i}, the _loop of node idx, is below ${c} = 4: four loops.
+ * a2's input_a is letter ${a_i} of LETTERS. */
+static json_t *letters_loop(const char *a1_code, const char *idx) {
   json_t *p = tb_new("p", "s", "e");
-  tb_act(p, "a1", "noop");
+  tb_act(p, "a1", a1_code);
   tb_in(tb_act(p, "a2", "loop_count"), "input_a", "splice", J("'${input_a}'"));
-  tb_gw(p, "eg", "ExclusiveGateway");
   tb_link(p, "s a1 a2 eg e");
-  tb_link(p, "eg a1");
-  tb_cond(p, "eg", "a1", "${a_i} < ${c}");
-  tb_cond(p, "eg", "e", "${a_i} >= ${c}");
-  tb_ref(p, "${a_i}", "a2", "_loop");
+  tb_loop(p, "eg", "a1", "e", "a_i", idx, "${c}");
   tb_var(p, "${input_a}", "splice", json_string("${l.split(\",\")[a_i]}"));
-  tb_var(p, "${l}", "plain", J("'a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t'"));
+  tb_var(p, "${l}", "plain", J(LETTERS));
   tb_var(p, "${c}", "plain", J("'4'"));
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "a2", "eg", "e");
-  ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
-  const char *cyc[] = {"a1", "a2", "eg"};
-  for (int i = 0; i < 3; i++) {
-    rattan_node_info n = xu_node(e, "t", cyc[i]);
-    ASSERT_EQ(n.state, RATTAN_STATE_FINISHED);
-    ASSERT_EQ(n.loop, 4);
-    ASSERT_EQ(n.inner_loop, 4);
-    ASSERT_EQ(n.retry, 0);
-    ASSERT_EQ(xu_hist_count(e, "t", cyc[i]), 3);
-  }
-  expect_first_run(e, "t", "s");
-  expect_first_run(e, "t", "e");
-  EXPECT_DATA(e, "t", "a1", "inputs", PLAIN_IN(4));
-  EXPECT_DATA(e, "t", "a1", "outputs", PLAIN_OUT(4));
+  return p;
+}
+
+/* a2 of letters_loop after its four loops: its data in loop 4 (letter e),
+ * and its history, oldest first: loops 1..3 (letters b, c, d), all
+ * FINISHED, each with its own version, its times and its data. */
+static void expect_letters_history(rattan_engine *e) {
   EXPECT_DATA(e, "t", "a2", "inputs",
               "{'_loop':4,'_inner_loop':4,'input_a':'e'}");
   EXPECT_DATA(e, "t", "a2", "outputs",
               "{'_loop':4,'_inner_loop':4,'loop':4,'input_a':'e',"
               "'_result':true}");
-  /* The history, oldest first: loops 1..3, all FINISHED, each with its
-   * own version and data. */
   const char *letters = "bcd";
   rattan_node_info cur = xu_node(e, "t", "a2");
   for (unsigned i = 0; i < 3; i++) {
     json_t *d;
-    rattan_node_info h = xu_hist(e, "t", "a2", i, &d);
-    ASSERT_EQ(h.state, RATTAN_STATE_FINISHED);
-    ASSERT_EQ(h.loop, i + 1);
-    ASSERT_EQ(h.retry, 0);
-    ASSERT_EQ(h.skip, 0);
+    rattan_node_info h = EXPECT_HIST(e, "t", "a2", i, &d, RATTAN_STATE_FINISHED,
+                                     i + 1, ANY, 0, 0, ANY);
     ASSERT(h.started_us != RATTAN_NO_TIME);
     ASSERT(h.archived_us != RATTAN_NO_TIME);
     assert_version_shape(h.version);
@@ -1442,8 +1199,27 @@ void test_exec_loop(void) {
     EXPECT_JSON(json_object_get(d, "outputs"), want);
     json_decref(d);
   }
+}
+
+/* test_single_node_rerun: a cycle through an exclusive gateway re-enters
+ * its nodes: loop and inner_loop count up, each attempt gets a new version
+ * and start time, earlier attempts go to the history with their data. */
+void test_exec_loop(void) {
+  rattan_engine *e = xu_open("db", 0);
+  xu_run(e, letters_loop("noop", "a2"), "t");
+  EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "a2", "eg", "e");
+  ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
+  const char *cyc[] = {"a1", "a2", "eg"};
+  for (int i = 0; i < 3; i++) {
+    EXPECT_NODE(e, "t", cyc[i], RATTAN_STATE_FINISHED, 4, 4, 0, ANY, ANY);
+    ASSERT_EQ(xu_hist_count(e, "t", cyc[i]), 3);
+  }
+  expect_first_run(e, "t", "s");
+  expect_first_run(e, "t", "e");
+  EXPECT_DATA(e, "t", "a1", "inputs", PLAIN_IN(4));
+  EXPECT_DATA(e, "t", "a1", "outputs", PLAIN_OUT(4));
+  expect_letters_history(e);
   ASSERT_EQ(xu_count[XU_LOOP_COUNT].executes, 4);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1456,21 +1232,17 @@ void test_exec_loop_pre_extract(void) {
   json_t *p = tb_new("p", "s", "e");
   tb_in(tb_act(p, "a", "echo"), "x", "splice", J("'${me}'"));
   tb_ref(p, "${me}", "a", "_loop");
-  json_t *c = tb_new("sp", "s_sp", "e_sp");
-  tb_in(tb_act(c, "in", "echo"), "x", "splice", J("'${v}'"));
+  json_t *c = TB_LINE("sp", "s_sp in e_sp", "echo");
+  tb_in(tb_node(c, "in"), "x", "splice", J("'${v}'"));
   tb_var(c, "${v}", "plain", J("0"));
-  tb_link(c, "s_sp in e_sp");
   tb_param(tb_sub(p, "sp", c), "${v}", "splice", J("'${sp_loop}'"));
   tb_ref(p, "${sp_loop}", "sp", "_loop");
   tb_link(p, "s a sp e");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a", "sp", "in", "e");
   EXPECT_DATA(e, "t", "a", "inputs", "{'x':1,'_loop':1,'_inner_loop':1}");
   EXPECT_DATA(e, "t", "sp", "inputs", "{'${v}':1}");
   EXPECT_DATA(e, "t", "in", "inputs", "{'x':1,'_loop':1,'_inner_loop':1}");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1479,71 +1251,23 @@ void test_exec_loop_pre_extract(void) {
  * _loop): loop counters, versions and the history of every attempt. */
 void test_exec_loop_history(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_act(p, "a1", "loop_count");
-  tb_in(tb_act(p, "a2", "loop_count"), "input_a", "splice", J("'${input_a}'"));
-  tb_gw(p, "eg", "ExclusiveGateway");
-  tb_link(p, "s a1 a2 eg e");
-  tb_link(p, "eg a1");
-  tb_cond(p, "eg", "a1", "${a_i} < ${c}");
-  tb_cond(p, "eg", "e", "${a_i} >= ${c}");
-  tb_ref(p, "${a_i}", "a1", "_loop");
-  tb_var(p, "${input_a}", "splice", json_string("${l.split(\",\")[a_i]}"));
-  tb_var(p, "${l}", "plain", J("'a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t'"));
-  tb_var(p, "${c}", "plain", J("'4'"));
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, letters_loop("loop_count", "a1"), "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "a2", "eg", "e", "p");
   const char *cyc[] = {"a1", "a2", "eg"};
   for (int i = 0; i < 3; i++) {
-    rattan_node_info n = xu_node(e, "t", cyc[i]);
-    ASSERT_EQ(n.loop, 4);
-    ASSERT_EQ(n.inner_loop, 4);
-    ASSERT_EQ(n.retry, 0);
-    ASSERT_EQ(n.skip, 0);
+    rattan_node_info n = EXPECT_NODE(e, "t", cyc[i], ANY, 4, 4, 0, 0, ANY);
     ASSERT_STR(n.parent_id, "p");
     ASSERT_EQ(xu_hist_count(e, "t", cyc[i]), 3);
   }
   expect_first_run(e, "t", "e");
-  EXPECT_DATA(e, "t", "a2", "inputs",
-              "{'_loop':4,'_inner_loop':4,'input_a':'e'}");
-  EXPECT_DATA(e, "t", "a2", "outputs",
-              "{'_loop':4,'_inner_loop':4,'loop':4,'input_a':'e',"
-              "'_result':true}");
-  const char *letters = "bcd";
-  rattan_node_info cur = xu_node(e, "t", "a2");
-  for (unsigned i = 0; i < 3; i++) {
-    json_t *d;
-    rattan_node_info h = xu_hist(e, "t", "a2", i, &d);
-    ASSERT_EQ(h.state, RATTAN_STATE_FINISHED);
-    ASSERT_EQ(h.loop, i + 1);
-    ASSERT_EQ(h.inner_loop, i + 1);
-    ASSERT_EQ(h.retry, 0);
-    ASSERT_EQ(h.skip, 0);
-    ASSERT(h.started_us != RATTAN_NO_TIME);
-    ASSERT(h.archived_us != RATTAN_NO_TIME);
-    assert_version_shape(h.version);
-    ASSERT(strcmp(h.version, cur.version));
-    for (unsigned j = 0; j < i; j++)
-      ASSERT(strcmp(h.version, xu_hist(e, "t", "a2", j, NULL).version));
-    char want[160];
-    snprintf(want, sizeof want, "{'_loop':%u,'_inner_loop':%u,'input_a':'%c'}",
-             i + 1, i + 1, letters[i]);
-    EXPECT_JSON(json_object_get(d, "inputs"), want);
-    snprintf(want, sizeof want,
-             "{'_loop':%u,'_inner_loop':%u,'loop':%u,'input_a':'%c',"
-             "'_result':true}",
-             i + 1, i + 1, i + 1, letters[i]);
-    EXPECT_JSON(json_object_get(d, "outputs"), want);
-    json_decref(d);
-  }
+  expect_letters_history(e);
+  for (unsigned i = 0; i < 3; i++)
+    ASSERT_EQ(xu_hist(e, "t", "a2", i, NULL).inner_loop, i + 1);
   /* A history index past the end is not found. */
   rattan_node_info none;
   ASSERT_ERR(rattan_node_history(e, "t", "a2", 3, &none, NULL, NULL),
              RATTAN_ENOTFOUND);
   ASSERT_EQ(xu_count[XU_LOOP_COUNT].executes, 8);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1554,15 +1278,9 @@ void test_exec_loop_times(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
   tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("10"));
-  tb_gw(p, "eg", "ExclusiveGateway");
   tb_link(p, "s timer eg e");
-  tb_link(p, "eg timer");
-  tb_ref(p, "${n}", "timer", "_loop");
-  tb_cond(p, "eg", "timer", "${n} < 3");
-  tb_cond(p, "eg", "e", "${n} >= 3");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  tb_loop(p, "eg", "timer", "e", "n", "timer", "3");
+  xu_run(e, p, "t");
   rattan_node_info t = xu_node(e, "t", "timer");
   ASSERT_EQ(t.loop, 3);
   ASSERT_EQ(t.started_us, XU_T0 + 20 * SEC);
@@ -1573,7 +1291,6 @@ void test_exec_loop_times(void) {
     ASSERT_EQ(h.archived_us, XU_T0 + (int64_t)(i + 1) * 10 * SEC);
   }
   ASSERT_EQ(xu_node(e, "t", "e").started_us, XU_T0 + 30 * SEC);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1583,41 +1300,29 @@ void test_exec_loop_times(void) {
  * rendered again each time. */
 void test_exec_loop_subprocess(void) {
   rattan_engine *e = xu_open("db", 0);
-  json_t *p = tb_new("p", "s", "e");
-  tb_act(p, "a1", "noop");
-  json_t *sp = sub_chain(p, "sp", 1, (const char *[]){"echo"}, "in");
-  json_t *c = json_object_get(sp, "pipeline");
-  tb_in(json_object_get(json_object_get(c, "activities"), "in0"), "input_a",
-        "splice", J("'${input_a}'"));
+  json_t *c = TB_LINE("sp", "s_sp in0 e_sp", "echo");
+  tb_in(tb_node(c, "in0"), "input_a", "splice", J("'${input_a}'"));
   tb_var(c, "${input_a}", "splice", json_string("${l.split(\",\")[a_i]}"));
   tb_var(c, "${a_i}", "plain", J("''"));
   json_object_set_new(
       json_object_get(json_object_get(json_object_get(c, "data"), "inputs"),
                       "${a_i}"),
       "is_param", json_true());
-  tb_var(c, "${l}", "plain", J("'a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t'"));
+  tb_var(c, "${l}", "plain", J(LETTERS));
   tb_ref(c, "${output_a}", "in0", "input_a");
   tb_output(c, "${output_a}");
-  tb_param(sp, "${a_i}", "splice", J("'${s_i}'"));
-  tb_gw(p, "eg", "ExclusiveGateway");
+  json_t *p = tb_new("p", "s", "e");
+  tb_act(p, "a1", "noop");
+  tb_param(tb_sub(p, "sp", c), "${a_i}", "splice", J("'${s_i}'"));
   tb_link(p, "s a1 sp eg e");
-  tb_link(p, "eg sp");
-  tb_cond(p, "eg", "sp", "${s_i} < 4");
-  tb_cond(p, "eg", "e", "${s_i} >= 4");
-  tb_ref(p, "${s_i}", "sp", "_loop");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  tb_loop(p, "eg", "sp", "e", "s_i", "sp", "4");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "sp", "s_sp", "in0",
                 "e_sp", "eg", "e");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   const char *four[] = {"sp", "eg", "s_sp", "in0", "e_sp"};
-  for (int i = 0; i < 5; i++) {
-    rattan_node_info n = xu_node(e, "t", four[i]);
-    if (n.state != RATTAN_STATE_FINISHED || n.loop != 4)
-      TEST_FAIL_("node %s: %s loop %u", four[i], rattan_state_name(n.state),
-                 n.loop);
-  }
+  for (int i = 0; i < 5; i++)
+    EXPECT_NODE(e, "t", four[i], RATTAN_STATE_FINISHED, 4, ANY, ANY, ANY, ANY);
   ASSERT_EQ(xu_node(e, "t", "sp").inner_loop, 4);
   ASSERT_EQ(xu_node(e, "t", "in0").inner_loop, 1);
   expect_first_run(e, "t", "a1");
@@ -1630,15 +1335,13 @@ void test_exec_loop_subprocess(void) {
   const char *letters = "bcd";
   for (unsigned i = 0; i < 3; i++) {
     json_t *d;
-    rattan_node_info h = xu_hist(e, "t", "in0", i, &d);
-    ASSERT_EQ(h.loop, i + 1);
+    EXPECT_HIST(e, "t", "in0", i, &d, ANY, i + 1, ANY, ANY, ANY, ANY);
     char want[128];
     snprintf(want, sizeof want, "{'_loop':%u,'_inner_loop':1,'input_a':'%c'}",
              i + 1, letters[i]);
     EXPECT_JSON(json_object_get(d, "inputs"), want);
     json_decref(d);
-    h = xu_hist(e, "t", "sp", i, &d);
-    ASSERT_EQ(h.loop, i + 1);
+    EXPECT_HIST(e, "t", "sp", i, &d, ANY, i + 1, ANY, ANY, ANY, ANY);
     snprintf(want, sizeof want, "{'${a_i}':%u}", i + 1);
     EXPECT_JSON(json_object_get(d, "inputs"), want);
     snprintf(want, sizeof want,
@@ -1647,7 +1350,6 @@ void test_exec_loop_subprocess(void) {
     EXPECT_JSON(json_object_get(d, "outputs"), want);
     json_decref(d);
   }
-  free(tree);
   rattan_close(e);
 }
 
@@ -1657,8 +1359,7 @@ void test_exec_loop_parallel(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
   tb_act(p, "a1", "noop");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_gw(p, "eg", "ExclusiveGateway");
   const char *vars[] = {"${input_a}", "${input_b}", "${input_c}"};
   const char *loops[] = {"${a_i}", "${b_i}", "${c_i}"};
@@ -1666,15 +1367,15 @@ void test_exec_loop_parallel(void) {
                          "${l.split(\",\")[c_i]}"};
   for (int i = 0; i < 3; i++) {
     char chain[32];
-    tb_in(tb_act(p, nid("b", i), "loop_count"), "input_a", "splice",
+    tb_in(tb_act(p, tb_nid("b", i), "loop_count"), "input_a", "splice",
           json_string(vars[i]));
     snprintf(chain, sizeof chain, "pg b%d cg", i);
     tb_link(p, chain);
-    tb_ref(p, loops[i], nid("b", i), "_loop");
+    tb_ref(p, loops[i], tb_nid("b", i), "_loop");
     tb_var(p, vars[i], "splice", json_string(split[i]));
   }
   tb_var(p, "${d}", "splice", J("'${c_i}'"));
-  tb_var(p, "${l}", "plain", J("'a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t'"));
+  tb_var(p, "${l}", "plain", J(LETTERS));
   tb_var(p, "${c}", "plain", J("'3'"));
   tb_link(p, "s a1 pg");
   tb_link(p, "cg eg e");
@@ -1684,26 +1385,20 @@ void test_exec_loop_parallel(void) {
   tb_cond(p, "eg", "e",
           "${a_i} >= ${c} and ${b_i} >= ${c} and ${c_i} >= ${c} and "
           "${d} >= ${c}");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, "a1", "pg", "b0", "b1", "b2",
                 "cg", "eg", "e");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   const char *three[] = {"a1", "pg", "b0", "b1", "b2", "cg", "eg"};
   for (int i = 0; i < 7; i++) {
-    rattan_node_info n = xu_node(e, "t", three[i]);
-    if (n.state != RATTAN_STATE_FINISHED || n.loop != 3)
-      TEST_FAIL_("node %s: %s loop %u", three[i], rattan_state_name(n.state),
-                 n.loop);
+    EXPECT_NODE(e, "t", three[i], RATTAN_STATE_FINISHED, 3, ANY, ANY, ANY, ANY);
     ASSERT_EQ(xu_hist_count(e, "t", three[i]), 2);
   }
   for (int i = 0; i < 3; i++)
-    EXPECT_DATA(e, "t", nid("b", i), "outputs",
+    EXPECT_DATA(e, "t", tb_nid("b", i), "outputs",
                 "{'_loop':3,'_inner_loop':3,'loop':3,'input_a':'d',"
                 "'_result':true}");
   expect_first_run(e, "t", "e");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1713,40 +1408,22 @@ void test_exec_loop_in_branch(void) {
   rattan_engine *e = xu_open("db", 0);
   json_t *p = tb_new("p", "s", "e");
   tb_act(p, "a1", "noop");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
-  tb_act(p, "a2", "loop_count");
-  tb_gw(p, "eg1", "ExclusiveGateway");
-  tb_act(p, "a3", "loop_count");
-  tb_act(p, "a4", "loop_count");
-  tb_gw(p, "eg2", "ExclusiveGateway");
-  tb_act(p, "a5", "loop_count");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
+  for (int i = 2; i <= 5; i++)
+    tb_act(p, tb_nid("a", i), "loop_count");
   tb_link(p, "s a1 pg a2 eg1 cg e");
-  tb_link(p, "eg1 a2");
+  tb_loop(p, "eg1", "a2", "cg", "l_2", "a2", "2");
   tb_link(p, "pg a3 a4 eg2 cg");
-  tb_link(p, "eg2 a3");
+  tb_loop(p, "eg2", "a3", "cg", "l_3", "a3", "2");
   tb_link(p, "pg a5 cg");
-  tb_cond(p, "eg1", "a2", "${l_2} < 2");
-  tb_cond(p, "eg1", "cg", "${l_2} >= 2");
-  tb_cond(p, "eg2", "a3", "${l_3} < 2");
-  tb_cond(p, "eg2", "cg", "${l_3} >= 2");
-  tb_ref(p, "${l_2}", "a2", "_loop");
-  tb_ref(p, "${l_3}", "a3", "_loop");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
+  xu_run(e, p, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   const char *two[] = {"a2", "a3", "a4", "eg1", "eg2"};
-  for (int i = 0; i < 5; i++) {
-    rattan_node_info n = xu_node(e, "t", two[i]);
-    if (n.state != RATTAN_STATE_FINISHED || n.loop != 2)
-      TEST_FAIL_("node %s: %s loop %u", two[i], rattan_state_name(n.state),
-                 n.loop);
-  }
+  for (int i = 0; i < 5; i++)
+    EXPECT_NODE(e, "t", two[i], RATTAN_STATE_FINISHED, 2, ANY, ANY, ANY, ANY);
   expect_first_run(e, "t", "a5");
   expect_first_run(e, "t", "cg");
   expect_first_run(e, "t", "pg");
-  free(tree);
   rattan_close(e);
 }
 
@@ -1758,30 +1435,18 @@ void test_exec_rerun_limit(void) {
   json_t *p = tb_new("p", "s", "e");
   tb_act(p, "a1", "noop");
   tb_act(p, "a2", "noop");
-  tb_gw(p, "eg", "ExclusiveGateway");
   tb_link(p, "s a1 a2 eg e");
-  tb_link(p, "eg a1");
-  tb_ref(p, "${n}", "a2", "_loop");
-  tb_cond(p, "eg", "a1", "${n} < 100");
-  tb_cond(p, "eg", "e", "${n} >= 100");
-  char *tree = tb_json(p);
-  xu_start(e, tree, "t");
-  xu_drive(e, "t");
-  rattan_node_info a1 = xu_node(e, "t", "a1");
-  ASSERT_EQ(a1.state, RATTAN_STATE_FAILED);
-  ASSERT_EQ(a1.loop, 4);
+  tb_loop(p, "eg", "a1", "e", "n", "a2", "100");
+  xu_run(e, p, "t");
+  rattan_node_info a1 =
+      EXPECT_NODE(e, "t", "a1", RATTAN_STATE_FAILED, 4, ANY, ANY, ANY, ANY);
   ASSERT(a1.archived_us != RATTAN_NO_TIME);
   ASSERT_EQ(xu_hist_count(e, "t", "a1"), 3);
   ASSERT(strlen(xu_ex_data(e, "t", "a1")) > 0);
-  const char *others[] = {"a2", "eg"};
-  for (int i = 0; i < 2; i++) {
-    rattan_node_info n = xu_node(e, "t", others[i]);
-    ASSERT_EQ(n.state, RATTAN_STATE_FINISHED);
-    ASSERT_EQ(n.loop, 4);
-  }
+  EXPECT_NODE(e, "t", "a2", RATTAN_STATE_FINISHED, 4, ANY, ANY, ANY, ANY);
+  EXPECT_NODE(e, "t", "eg", RATTAN_STATE_FINISHED, 4, ANY, ANY, ANY, ANY);
   EXPECT_NOT_RUN(e, "t", "e");
   EXPECT_STATE(e, "t", "p", RATTAN_STATE_RUNNING);
-  free(tree);
   rattan_close(e);
 }
 
@@ -1796,37 +1461,30 @@ void test_exec_sops_loop_sample(void) {
   rattan_engine *e = xu_open("db", 0);
   char *text = test_slurp("tests/data/loop-sample.json", NULL);
   xu_start(e, text, "t");
+  free(text);
   xu_drive(e, "t");
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
   const char *root = "n2125aebb4c8334f8ba4d575315a8d94";
   EXPECT_STATES(e, "t", RATTAN_STATE_FINISHED, root,
                 "node35061a03a927f28cab4297889487",
                 "node09dc5c1a5c9ca6dc5ef8bdfff9a7");
-  const char *cyc[] = {"node413dba1a74e3045da403e3be9cd5",
-                       "nodeb268d09815476dd8a37d373b89ff",
+  const char *timer2 = "nodeb268d09815476dd8a37d373b89ff";
+  const char *cyc[] = {"node413dba1a74e3045da403e3be9cd5", timer2,
                        "node6a7188644302395222cd8b94b701"};
   for (int i = 0; i < 3; i++) {
-    rattan_node_info n = xu_node(e, "t", cyc[i]);
-    if (n.state != RATTAN_STATE_FINISHED || n.loop != 4)
-      TEST_FAIL_("node %s: %s loop %u", cyc[i], rattan_state_name(n.state),
-                 n.loop);
+    EXPECT_NODE(e, "t", cyc[i], RATTAN_STATE_FINISHED, 4, ANY, ANY, ANY, ANY);
     ASSERT_EQ(xu_hist_count(e, "t", cyc[i]), 3);
   }
   /* The 4th run of the second timer waited time_list[3] = 4 s. */
-  rattan_node_info t = xu_node(e, "t", "nodeb268d09815476dd8a37d373b89ff");
+  rattan_node_info t = xu_node(e, "t", timer2);
   ASSERT_EQ(t.archived_us - t.started_us, 4 * SEC);
-  json_t *d = xu_data(e, "t", "nodeb268d09815476dd8a37d373b89ff");
-  EXPECT_JSON(json_object_get(json_object_get(d, "inputs"), "bk_timing"),
-              "'4'");
-  json_decref(d);
+  EXPECT_DATA_KEY(e, "t", timer2, "inputs", "bk_timing", "'4'");
   for (unsigned i = 0; i < 3; i++) {
-    rattan_node_info h =
-        xu_hist(e, "t", "nodeb268d09815476dd8a37d373b89ff", i, NULL);
+    rattan_node_info h = xu_hist(e, "t", timer2, i, NULL);
     ASSERT_EQ(h.archived_us - h.started_us, (int64_t)(i + 1) * SEC);
   }
   rattan_node_info r = xu_node(e, "t", root);
   ASSERT_EQ(r.archived_us - r.started_us, 14 * SEC);
-  free(text);
   rattan_close(e);
 }
 
@@ -1870,6 +1528,7 @@ void test_exec_sops_subprocess_gateways(void) {
   char id[RATTAN_ID_MAX + 1];
   ASSERT_OK(rattan_task_create(e, text, strlen(text), &o, id),
             rattan_errmsg(e));
+  free(text);
   ASSERT_OK(rattan_task_start(e, "t"), rattan_errmsg(e));
   xu_drive(e, "t");
   const char *root = "5ad26a77856c360585209702f5d3e614";
@@ -1891,9 +1550,7 @@ void test_exec_sops_subprocess_gateways(void) {
   /* First the branch's own pause_node, then the two forked ones. */
   const char *first = "n85b38c0ea2b37c0a39c254873dcd1b6";
   EXPECT_STATE(e, "t", first, RATTAN_STATE_RUNNING);
-  ASSERT_OK(
-      rattan_node_callback(e, "t", first, "{}", xu_node(e, "t", first).version),
-      rattan_errmsg(e));
+  xu_callback(e, "t", first, "{}");
   xu_drive(e, "t");
   EXPECT_STATE(e, "t", first, RATTAN_STATE_FINISHED);
   int waiting = 0;
@@ -1907,9 +1564,7 @@ void test_exec_sops_subprocess_gateways(void) {
   EXPECT_NOT_RUN(e, "t", "n2ee8ca684b03eb38dc6b88e0b39ba73");
   for (int i = 0; i < n; i++) {
     if (!strcmp(pauses[i], first)) continue;
-    ASSERT_OK(rattan_node_callback(e, "t", pauses[i], "{}",
-                                   xu_node(e, "t", pauses[i]).version),
-              rattan_errmsg(e));
+    xu_callback(e, "t", pauses[i], "{}");
     xu_drive(e, "t");
   }
   ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_FINISHED);
@@ -1918,10 +1573,7 @@ void test_exec_sops_subprocess_gateways(void) {
       "nc358de3ea123636bf701c3eebb82126", "n2ee8ca684b03eb38dc6b88e0b39ba73",
       "n078e7dfb536391a95c80719941fac78", "n6df62856b1a3f9ca194635c0f0acec7");
   ASSERT_EQ(xu_node(e, "t", timer).skip, 1);
-  json_t *d = xu_data(e, "t", sp);
-  EXPECT_JSON(json_object_get(json_object_get(d, "outputs"), "${test}"), "'3'");
-  json_decref(d);
-  free(text);
+  EXPECT_DATA_KEY(e, "t", sp, "outputs", "${test}", "'3'");
   rattan_close(e);
 }
 
@@ -1938,26 +1590,20 @@ static const char *scenario_nodes[] = {
     "p",   "s",  "pg", "timer", "f",      "g",    "sp", "s_sp", "in0",
     "in1", "cg", "lp", "eg",    "skipme", "e_sp", "e",  NULL};
 
-static char *scenario_tree(void) {
+static json_t *scenario_tree(void) {
   json_t *p = tb_new("p", "s", "e");
-  tb_gw(p, "pg", "ParallelGateway");
-  tb_gw(p, "cg", "ConvergeGateway");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
   tb_in(tb_act(p, "timer", "sleep_timer"), "bk_timing", "plain", J("30"));
   tb_act(p, "f", "fail_ctrl");
   tb_in(tb_act(p, "g", "echo"), "param_1", "splice", J("'${x}'"));
-  sub_chain(p, "sp", 2, (const char *[]){"emit", "cb"}, "in");
-  json_t *sk = tb_act(p, "skipme", "fail");
-  tb_in(sk, "message", "plain", J("'skip me'"));
+  tb_sub(p, "sp", TB_LINE("sp", "s_sp in0 in1 e_sp", "emit", "cb"));
+  tb_in(tb_act(p, "skipme", "fail"), "message", "plain", J("'skip me'"));
   tb_act(p, "lp", "loop_count");
-  tb_gw(p, "eg", "ExclusiveGateway");
   tb_link(p, "s pg timer f g cg lp eg skipme e");
   tb_link(p, "pg sp cg");
-  tb_link(p, "eg lp");
   tb_ref(p, "${x}", "f", "bit");
-  tb_ref(p, "${n}", "lp", "_loop");
-  tb_cond(p, "eg", "lp", "${n} < 3");
-  tb_cond(p, "eg", "skipme", "${n} >= 3");
-  return tb_json(p);
+  tb_loop(p, "eg", "lp", "skipme", "n", "lp", "3");
+  return p;
 }
 
 typedef struct scen {
@@ -1968,6 +1614,13 @@ typedef struct scen {
 static void scen_step(scen *s) {
   if (s->reopen) s->e = xu_reopen(s->e, "db", 0);
 }
+
+/* One operation of the scenario, on the engine scen_step leaves. */
+#define SCEN_OP(s, call)                     \
+  do {                                       \
+    scen_step(&(s));                         \
+    ASSERT_OK((call), rattan_errmsg((s).e)); \
+  } while (0)
 
 static void scen_drive(scen *s) {
   for (int i = 0; i < 5000; i++) {
@@ -1982,41 +1635,31 @@ static void scen_drive(scen *s) {
 
 static xu_snap scenario(int reopen) {
   scen s = {xu_open("db", 0), reopen};
-  char *tree = scenario_tree();
+  char *tree = tb_json(scenario_tree());
   xu_create(s.e, tree, "t");
   free(tree);
-  scen_step(&s);
-  ASSERT_OK(rattan_task_start(s.e, "t"), rattan_errmsg(s.e));
+  SCEN_OP(s, rattan_task_start(s.e, "t"));
   scen_drive(&s);
   /* The timer ran, f failed, the subprocess waits on in1. */
   EXPECT_STATE(s.e, "t", "f", RATTAN_STATE_FAILED);
   EXPECT_STATE(s.e, "t", "in1", RATTAN_STATE_RUNNING);
-  scen_step(&s);
-  ASSERT_OK(rattan_node_pause(s.e, "t", "lp"), rattan_errmsg(s.e));
-  scen_step(&s);
-  ASSERT_OK(rattan_task_pause(s.e, "t"), rattan_errmsg(s.e));
-  scen_step(&s);
-  ASSERT_OK(rattan_node_retry(s.e, "t", "f", "{\"bit\":1}"),
-            rattan_errmsg(s.e));
+  SCEN_OP(s, rattan_node_pause(s.e, "t", "lp"));
+  SCEN_OP(s, rattan_task_pause(s.e, "t"));
+  SCEN_OP(s, rattan_node_retry(s.e, "t", "f", "{\"bit\":1}"));
   scen_drive(&s);
   /* Paused: the retried node has not run yet. */
   EXPECT_STATE(s.e, "t", "f", RATTAN_STATE_READY);
-  scen_step(&s);
-  ASSERT_OK(rattan_task_resume(s.e, "t"), rattan_errmsg(s.e));
+  SCEN_OP(s, rattan_task_resume(s.e, "t"));
   scen_drive(&s);
   EXPECT_STATE(s.e, "t", "g", RATTAN_STATE_FINISHED);
   scen_step(&s);
-  ASSERT_OK(rattan_node_callback(s.e, "t", "in1", "{\"done\":true}",
-                                 xu_node(s.e, "t", "in1").version),
-            rattan_errmsg(s.e));
+  xu_callback(s.e, "t", "in1", "{\"done\":true}");
   scen_drive(&s);
   EXPECT_STATE(s.e, "t", "lp", RATTAN_STATE_SUSPENDED);
-  scen_step(&s);
-  ASSERT_OK(rattan_node_resume(s.e, "t", "lp"), rattan_errmsg(s.e));
+  SCEN_OP(s, rattan_node_resume(s.e, "t", "lp"));
   scen_drive(&s);
   EXPECT_STATE(s.e, "t", "skipme", RATTAN_STATE_FAILED);
-  scen_step(&s);
-  ASSERT_OK(rattan_node_skip(s.e, "t", "skipme"), rattan_errmsg(s.e));
+  SCEN_OP(s, rattan_node_skip(s.e, "t", "skipme"));
   scen_drive(&s);
   ASSERT_EQ(xu_task_state(s.e, "t"), RATTAN_STATE_FINISHED);
   ASSERT_EQ(xu_node(s.e, "t", "lp").loop, 3);
