@@ -17,6 +17,7 @@ struct eng {
   struct def_slot {
     char task[ST_ID_MAX + 1]; /* "" when free */
     st_def d;
+    uint32_t *by_id;  /* node indices sorted by id */
   } defs[8];          /* decoded definitions, reused round robin */
   unsigned def_next;  /* the slot to reuse next */
   struct comp *comps; /* registered components */

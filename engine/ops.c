@@ -22,7 +22,7 @@ static int refuse(run *r, const char *node, const char *why) {
 static int find_node(run *r, const char *id, uint32_t *ni) {
   if (!id)
     return err_set(r->err, RATTAN_EINVAL, "task %s: no node given", r->task);
-  *ni = def_node_index(r->d, id);
+  *ni = def_find(r->d, r->by_id, id);
   if (*ni == ST_NONE)
     return err_set(r->err, RATTAN_EINVAL, "task %s: no node %s", r->task, id);
   return 0;

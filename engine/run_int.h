@@ -17,7 +17,8 @@ typedef struct run {
   eng_txn *t;
   st_txn *st;
   const char *task;
-  const st_def *d; /* owned by the engine's definition cache */
+  const st_def *d;       /* owned by the engine's definition cache */
+  const uint32_t *by_id; /* its node indices sorted by id */
   errbuf *err;
 } run;
 
@@ -27,7 +28,7 @@ int run_init(run *r, eng_txn *t, const char *task, errbuf *err);
 /* The task's definition, decoded once and cached by the engine: valid
  * until eng_close (definitions never change). */
 int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
-            errbuf *err);
+            const uint32_t **by_id, errbuf *err);
 void run_def_cache_free(eng *e);
 
 static inline const char *node_id(const st_def *d, uint32_t i) {
@@ -42,7 +43,8 @@ static inline uint32_t node_next(const st_def *d, uint32_t i) {
   const st_def_node *n = &d->nodes[i];
   return n->n_out ? d->flows[n->out].target : ST_NONE;
 }
-uint32_t def_node_index(const st_def *d, const char *id);
+/* The index of node id, or ST_NONE (by_id from run_def). */
+uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id);
 
 /* ---- Execution data ------------------------------------------------------
  * A node's execution data is JSON {"inputs", "outputs", "ex_data"}. */

@@ -19,30 +19,49 @@
 /* ---- Definitions ----------------------------------------------------------
  */
 
+/* glibc's qsort_r (the build defines _GNU_SOURCE): the definition being
+ * sorted travels in the argument, not in a global. */
+static int by_id_cmp(const void *a, const void *b, void *d) {
+  return strcmp(node_id(d, *(const uint32_t *)a),
+                node_id(d, *(const uint32_t *)b));
+}
+
 int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
-            errbuf *err) {
+            const uint32_t **by_id, errbuf *err) {
   for (unsigned i = 0; i < 8; i++)
     if (!strcmp(e->defs[i].task, task)) {
       *d = &e->defs[i].d;
+      if (by_id) *by_id = e->defs[i].by_id;
       return 0;
     }
   struct def_slot *s = &e->defs[e->def_next];
   st_def_free(&s->d);
+  rt_free(s->by_id);
+  s->by_id = NULL;
   s->task[0] = '\0';
   int rc = st_def_get(st, task, &s->d, err);
+  if (!rc && !(s->by_id = rt_malloc((s->d.n_nodes ? s->d.n_nodes : 1) *
+                                    sizeof *s->by_id)))
+    rc = err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
   if (rc) {
     st_def_free(&s->d);
     return rc;
   }
+  for (uint32_t i = 0; i < s->d.n_nodes; i++)
+    s->by_id[i] = i;
+  qsort_r(s->by_id, s->d.n_nodes, sizeof *s->by_id, by_id_cmp, &s->d);
   snprintf(s->task, sizeof s->task, "%s", task);
   e->def_next = (e->def_next + 1) % 8;
   *d = &s->d;
+  if (by_id) *by_id = s->by_id;
   return 0;
 }
 
 void run_def_cache_free(eng *e) {
   for (unsigned i = 0; i < 8; i++) {
     st_def_free(&e->defs[i].d);
+    rt_free(e->defs[i].by_id);
+    e->defs[i].by_id = NULL;
     e->defs[i].task[0] = '\0';
   }
 }
@@ -50,12 +69,20 @@ void run_def_cache_free(eng *e) {
 int run_init(run *r, eng_txn *t, const char *task, errbuf *err) {
   *r = (run){.e = eng_txn_engine(t), .t = t, .task = task, .err = err};
   r->st = eng_txn_store(t);
-  return run_def(r->e, r->st, task, &r->d, err);
+  return run_def(r->e, r->st, task, &r->d, &r->by_id, err);
 }
 
-uint32_t def_node_index(const st_def *d, const char *id) {
-  for (uint32_t i = 0; i < d->n_nodes; i++)
-    if (!strcmp(node_id(d, i), id)) return i;
+uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id) {
+  size_t lo = 0, hi = d->n_nodes;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(node_id(d, by_id[mid]), id);
+    if (c == 0) return by_id[mid];
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   return ST_NONE;
 }
 
@@ -537,7 +564,7 @@ static int apply(eng_txn *t, void *ctx, errbuf *err) {
   int rc = run_init(&r, t, s->task, err);
   if (rc) return rc;
   const st_def *d = r.d;
-  uint32_t ni = def_node_index(d, s->node);
+  uint32_t ni = def_find(d, r.by_id, s->node);
   st_state st;
   st_proc p;
   st_sched sc;
@@ -626,7 +653,7 @@ static int time_out(eng_txn *t, void *ctx, errbuf *err) {
   run r;
   int rc = run_init(&r, t, s->task, err);
   if (rc) return rc;
-  uint32_t ni = def_node_index(r.d, s->node);
+  uint32_t ni = def_find(r.d, r.by_id, s->node);
   st_state st;
   st_proc p;
   if (ni == ST_NONE) return 0;
@@ -661,12 +688,13 @@ static int time_out(eng_txn *t, void *ctx, errbuf *err) {
 static int call_component(eng *e, step *s, errbuf *err) {
   st_txn *rt;
   const st_def *d;
+  const uint32_t *by_id;
   int rc = st_read_begin(eng_store(e), &rt, err);
   if (rc) return rc;
-  rc = run_def(e, rt, s->task, &d, err);
+  rc = run_def(e, rt, s->task, &d, &by_id, err);
   st_read_end(rt);
   if (rc) return rc;
-  uint32_t ni = def_node_index(d, s->node);
+  uint32_t ni = def_find(d, by_id, s->node);
   if (ni == ST_NONE)
     return err_set(err, RATTAN_ECORRUPT, "node %s: not in the definition",
                    s->node);

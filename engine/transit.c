@@ -70,11 +70,15 @@ static int refuse(errbuf *err, const char *node, int action, int from, int to,
                  action_names[action], need);
 }
 
-static void fresh_record(eng_txn *t, st_state *r, int64_t now) {
+/* A new record, numbered in the task's creation order (status trees list
+ * children in that order, as SOPS lists them in database row order). */
+static int fresh_record(eng_txn *t, const char *task, st_state *r, int64_t now,
+                        errbuf *err) {
   *r = (st_state){.loop = 1, .inner_loop = 1};
   r->created = now;
   r->started = r->archived = ST_NO_TIME;
   eng_new_version(t, r->version);
+  return st_state_seq(t->st, task, &r->seq, err);
 }
 
 static void copy_id(char dst[ST_ID_MAX + 1], const char *src) {
@@ -119,11 +123,13 @@ int eng_transit(eng_txn *t, const char *task, const char *node,
   if (!table_ok || !((rules[c->action].from >> from) & 1))
     return refuse(err, node, c->action, from, to, table_ok);
 
-  if (from == RATTAN_STATE_CREATED)
-    fresh_record(t, &nx, now);
-  else
+  if (from == RATTAN_STATE_CREATED) {
+    if ((rc = fresh_record(t, task, &nx, now, err))) return rc;
+  } else {
     nx = cur;
+  }
   nx.state = (uint8_t)to;
+  nx.refreshed = now;
 
   switch (c->action) {
     case ACT_RUN:

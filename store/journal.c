@@ -62,7 +62,7 @@ static int put_time(buf *b, int64_t t) {
 }
 
 static int put_rec(buf *b, const st_state *r) {
-  return put_map(b, 12) || put_text(b, "state") || put_uint(b, r->state) ||
+  return put_map(b, 14) || put_text(b, "state") || put_uint(b, r->state) ||
          put_text(b, "version") || put_text(b, r->version) ||
          put_text(b, "loop") || put_uint(b, r->loop) ||
          put_text(b, "inner_loop") || put_uint(b, r->inner_loop) ||
@@ -73,7 +73,8 @@ static int put_rec(buf *b, const st_state *r) {
          put_text(b, r->parent_id) || put_text(b, "created") ||
          put_time(b, r->created) || put_text(b, "started") ||
          put_time(b, r->started) || put_text(b, "archived") ||
-         put_time(b, r->archived);
+         put_time(b, r->archived) || put_text(b, "refreshed") ||
+         put_time(b, r->refreshed) || put_text(b, "seq") || put_uint(b, r->seq);
 }
 
 static int encode_event(buf *b, uint64_t seq, const st_event *ev) {

@@ -14,8 +14,9 @@
 #include "rattan.h"
 #include "store_int.h"
 
-#define STATE_REC_VERSION 1
+#define STATE_REC_VERSION 2
 #define STATE_REC_FIELDS  13 /* in version 1, the version included */
+#define STATE_REC_FIELDS2 15 /* version 2 appends seq and refreshed */
 #define MAX_SKIP_DEPTH    32
 
 int key_ids(skey *k, const char *task, const char *node, errbuf *err) {
@@ -48,7 +49,7 @@ int st_state_encode(const st_state *r, buf *out) {
   msgpack_packer pk;
   mp_packer_init(&pk, out);
   size_t start = out->len;
-  if (msgpack_pack_array(&pk, STATE_REC_FIELDS) ||
+  if (msgpack_pack_array(&pk, STATE_REC_FIELDS2) ||
       msgpack_pack_uint8(&pk, STATE_REC_VERSION) ||
       msgpack_pack_uint8(&pk, r->state) || mp_pack_cstr(&pk, r->version) ||
       msgpack_pack_uint32(&pk, r->loop) ||
@@ -58,7 +59,8 @@ int st_state_encode(const st_state *r, buf *out) {
       (r->error_ignored ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk)) ||
       mp_pack_cstr(&pk, r->root_id) || mp_pack_cstr(&pk, r->parent_id) ||
       mp_pack_time(&pk, r->created) || mp_pack_time(&pk, r->started) ||
-      mp_pack_time(&pk, r->archived)) {
+      mp_pack_time(&pk, r->archived) || msgpack_pack_uint32(&pk, r->seq) ||
+      mp_pack_time(&pk, r->refreshed)) {
     out->len = start;
     return RATTAN_ENOMEM;
   }
@@ -90,8 +92,17 @@ int st_state_decode(const void *p, size_t n, st_state *r, errbuf *err) {
   if (ver < 1)
     return err_set(err, RATTAN_ECORRUPT,
                    "state record: corrupt at byte 1: format version 0");
+  /* Version 1 records lack seq and refreshed. */
+  uint64_t seq = 0;
+  r->refreshed = ST_NO_TIME;
+  if (count >= STATE_REC_FIELDS2 &&
+      (mp_read_uint(&rd, UINT32_MAX, &seq) || mp_read_time(&rd, &r->refreshed)))
+    return RATTAN_ECORRUPT;
+  r->seq = (uint32_t)seq;
   /* Fields appended by newer record versions. */
-  for (uint32_t i = STATE_REC_FIELDS; i < count; i++)
+  for (uint32_t i = count >= STATE_REC_FIELDS2 ? STATE_REC_FIELDS2
+                                               : STATE_REC_FIELDS;
+       i < count; i++)
     if (mp_skip(&rd, MAX_SKIP_DEPTH)) return RATTAN_ECORRUPT;
   if (mp_read_end(&rd)) return RATTAN_ECORRUPT;
   r->state = (uint8_t)state;
@@ -267,6 +278,26 @@ int st_vclock_get(st_txn *t, int64_t *us, errbuf *err) {
 
 int st_vclock_put(st_txn *t, int64_t us, errbuf *err) {
   return put_meta(t, vclock_key, 1, (uint64_t)us, 0, err);
+}
+
+int st_state_seq(st_txn *t, const char *task, uint32_t *seq, errbuf *err) {
+  uint8_t k[5 + ST_ID_MAX];
+  size_t n = strlen(task);
+  if (n == 0 || n > ST_ID_MAX)
+    return err_set(err, RATTAN_EINVAL, "task id \"%.64s\": bad length", task);
+  memcpy(k, "nseq", 4);
+  memcpy(k + 4, task, n);
+  st_slice key = {k, 4 + n};
+  uint64_t next;
+  int rc = get_meta(t, key, 1, &next, NULL, err);
+  if (rc == RATTAN_ENOTFOUND)
+    next = 0;
+  else if (rc)
+    return rc;
+  if (next >= UINT32_MAX)
+    return err_set(err, RATTAN_ELIMIT, "task %s: too many node records", task);
+  *seq = (uint32_t)next;
+  return put_meta(t, key, 1, next + 1, 0, err);
 }
 
 int st_schema_put(st_txn *t, uint64_t schema, errbuf *err) {

@@ -130,6 +130,8 @@ typedef struct st_state {
   int64_t created; /* microseconds since the epoch or ST_NO_TIME */
   int64_t started;
   int64_t archived;
+  int64_t refreshed; /* the last change of the record */
+  uint32_t seq;      /* creation order within the task, from 0 */
 } st_state;
 
 /* Appends the msgpack encoding of r to out. */
@@ -143,6 +145,10 @@ int st_state_get(st_txn *t, const char *task, const char *node, st_state *r,
                  errbuf *err);
 int st_state_put(st_txn *t, const char *task, const char *node,
                  const st_state *r, errbuf *err);
+
+/* The next creation number of the task's node records (0, 1, ...),
+ * stored in t. */
+int st_state_seq(st_txn *t, const char *task, uint32_t *seq, errbuf *err);
 
 /* Appends r as the next history entry of the node (an earlier attempt)
  * and copies the node's execution data (if any) to the entry's index. */

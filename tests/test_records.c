@@ -14,7 +14,9 @@ static st_state sample(void) {
                 .parent_id = "sub",
                 .created = T0,
                 .started = -5,
-                .archived = ST_NO_TIME};
+                .archived = ST_NO_TIME,
+                .refreshed = T0 + 7,
+                .seq = 70001};
   return r;
 }
 
@@ -31,6 +33,8 @@ static void assert_equal(const st_state *a, const st_state *b) {
   ASSERT_EQ(a->created, b->created);
   ASSERT_EQ(a->started, b->started);
   ASSERT_EQ(a->archived, b->archived);
+  ASSERT_EQ(a->refreshed, b->refreshed);
+  ASSERT_EQ(a->seq, b->seq);
 }
 
 void test_record_roundtrip(void) {
@@ -46,14 +50,36 @@ void test_record_roundtrip(void) {
 /* A newer record version appends fields; this reader skips them. */
 void test_record_newer_fields_skipped(void) {
   st_state r = sample(), d;
+  buf b = {0}, newer = {0};
+  errbuf err = {0};
+  ASSERT_OK(st_state_encode(&r, &b), "encode");
+  ASSERT_EQ(b.data[0], 0x9f); /* fixarray of 15 */
+  ASSERT_EQ(b.data[1], 2);    /* record version 2 */
+  /* Version 3 with two more fields: array16 of 17. */
+  ASSERT_OK(buf_append(&newer, "\xdc\x00\x11\x03", 4), "header");
+  ASSERT_OK(buf_append(&newer, b.data + 2, b.len - 2), "fields");
+  ASSERT_OK(buf_append(&newer, "\x81\xa1k\x92\x01\xc0\xa3xyz", 10), "append");
+  ASSERT_OK(st_state_decode(newer.data, newer.len, &d, &err), err.msg);
+  assert_equal(&r, &d);
+  buf_free(&newer);
+  buf_free(&b);
+}
+
+/* A version 1 record (13 fields) reads with no creation number and no
+ * refresh time. */
+void test_record_version1(void) {
+  st_state r = sample(), d;
   buf b = {0};
   errbuf err = {0};
   ASSERT_OK(st_state_encode(&r, &b), "encode");
-  ASSERT_EQ(b.data[0], 0x9d); /* fixarray of 13 */
-  b.data[0] = 0x9f;           /* 15 */
-  b.data[1] = 2;              /* record version 2 */
-  ASSERT_OK(buf_append(&b, "\x81\xa1k\x92\x01\xc0\xa3xyz", 10), "append");
+  b.data[0] = 0x9d; /* fixarray of 13 */
+  b.data[1] = 1;
+  /* Drop the last two fields: seq (uint32: 5 bytes) and refreshed (an
+   * int64 of 9 bytes). */
+  b.len -= 5 + 9;
   ASSERT_OK(st_state_decode(b.data, b.len, &d, &err), err.msg);
+  r.seq = 0;
+  r.refreshed = ST_NO_TIME;
   assert_equal(&r, &d);
   buf_free(&b);
 }
