@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "engine/engine.h"
+#include "store/cbw.h"
 #include "rattan.h"
 
 struct rattan_engine {

@@ -12,6 +12,7 @@ enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
 typedef struct cli {
   const char *db;
   rattan_options opts;
+  int tz_offset_min; /* --tz, for times in status output */
 } cli;
 
 /* Reads a whole file ("-" for stdin) into *out (free with free()); prints
@@ -44,5 +45,6 @@ int cmd_run(const cli *c, int argc, char **argv);
 int cmd_drive(const cli *c, int argc, char **argv);
 int cmd_operate(const cli *c, int argc, char **argv);
 int cmd_node(const cli *c, int argc, char **argv);
+int cmd_status(const cli *c, int argc, char **argv);
 
 #endif

@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: rattan [--db DIR] [--clock real|fixed:T|virtual:T] [--seed N]\n"
-    "              [--durability sync|nosync] COMMAND ...\n"
+    "              [--tz +HHMM] [--durability sync|nosync] COMMAND ...\n"
     "\n"
     "commands:\n"
     "  version                 print the library version\n"
@@ -24,6 +24,7 @@ static const char usage[] =
     "                          state\n"
     "  operate TASK ACTION     start, pause, resume or revoke a task\n"
     "  node TASK NODE ACTION   retry, skip, callback, ... one node\n"
+    "  status TASK             get_task_status, as SOPS answers it\n"
     "  help                    this text (also --help)\n"
     "\n"
     "options:\n"
@@ -34,6 +35,8 @@ static const char usage[] =
     "                  T and jumps to the next due time (T: ISO 8601 with "
     "zone)\n"
     "  --seed N        reproducible versions and generated ids\n"
+    "  --tz +HHMM      the zone of times in status output (default +0800,\n"
+    "                  as SOPS's Asia/Shanghai)\n"
     "  --durability D  sync (default: every commit flushed) or nosync\n"
     "\n"
     "`rattan COMMAND --help` describes a command.\n"
@@ -170,6 +173,14 @@ static int global_option(cli *c, const char *opt, const char *val) {
       c->opts.durability = RATTAN_DURABILITY_NOSYNC;
     else
       return -1;
+  } else if (!strcmp(opt, "--tz")) {
+    /* +HHMM or -HHMM */
+    int h, m;
+    char sign;
+    if (strlen(val) != 5 || sscanf(val, "%c%2d%2d", &sign, &h, &m) != 3 ||
+        (sign != '+' && sign != '-') || h > 23 || m > 59)
+      return -1;
+    c->tz_offset_min = (sign == '-' ? -1 : 1) * (h * 60 + m);
   } else if (!strcmp(opt, "--clock")) {
     if (!strcmp(val, "real")) {
       c->opts.clock.kind = RATTAN_CLOCK_REAL;
@@ -189,7 +200,7 @@ static int global_option(cli *c, const char *opt, const char *val) {
 }
 
 int main(int argc, char **argv) {
-  cli c = {0};
+  cli c = {.tz_offset_min = 480};
   rattan_options_init(&c.opts);
   c.db = getenv("RATTAN_DB");
   if (!c.db || !*c.db) c.db = "rattan.db";
@@ -236,6 +247,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "drive")) return cmd_drive(&c, argc, argv);
   if (!strcmp(cmd, "operate")) return cmd_operate(&c, argc, argv);
   if (!strcmp(cmd, "node")) return cmd_node(&c, argc, argv);
+  if (!strcmp(cmd, "status")) return cmd_status(&c, argc, argv);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return EXIT_DONE;

@@ -221,3 +221,66 @@ int cmd_node(const cli *c, int argc, char **argv) {
   node_args a = {pos[1], pos[2], vals[0], vals[1], vals[2], vals[3]};
   return with_task(c, "node", pos[0], do_node, &a);
 }
+
+static const char status_usage[] =
+    "usage: rattan status TASK [--subprocess-id ID] [--with-ex-data]\n"
+    "                   [--profile sops-v2|sops-v1|bkflow]\n"
+    "                   [--format json|msgpack|cbor] [--pretty]\n"
+    "                   [--trace-id ID]\n"
+    "  prints get_task_status's whole envelope (msgpack and CBOR as bytes)\n"
+    "exit codes: 0 done; 1 an error envelope (unknown task, ...); 2 usage\n";
+
+/* Flags without values, taken out of argv before cli_args. */
+static int take_flag(int *argc, char **argv, const char *flag) {
+  for (int i = 1; i < *argc; i++)
+    if (!strcmp(argv[i], flag)) {
+      memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv);
+      (*argc)--;
+      return 1;
+    }
+  return 0;
+}
+
+int cmd_status(const cli *c, int argc, char **argv) {
+  rattan_status_options o;
+  rattan_status_options_init(&o);
+  o.tz_offset_min = c->tz_offset_min;
+  o.with_ex_data = take_flag(&argc, argv, "--with-ex-data");
+  o.pretty = take_flag(&argc, argv, "--pretty");
+  static const char *const names[] = {"subprocess-id", "profile", "format",
+                                      "trace-id"};
+  const char *vals[4] = {NULL, NULL, NULL, NULL}, *task;
+  if (cli_args(argc, argv, status_usage, names, vals, 4, &task, 1, "TASK"))
+    return EXIT_USAGE;
+  static const char *const profiles[] = {"sops-v2", "sops-v1", "bkflow"};
+  static const char *const formats[] = {"json", "msgpack", "cbor"};
+  int p = -1, f = -1;
+  for (int i = 0; i < 3; i++) {
+    if (vals[1] && !strcmp(vals[1], profiles[i])) p = i;
+    if (vals[2] && !strcmp(vals[2], formats[i])) f = i;
+  }
+  if ((vals[1] && p < 0) || (vals[2] && f < 0)) {
+    fprintf(stderr, "rattan status: unknown %s \"%s\"\n%s",
+            vals[1] && p < 0 ? "profile" : "format",
+            vals[1] && p < 0 ? vals[1] : vals[2], status_usage);
+    return EXIT_USAGE;
+  }
+  if (p >= 0) o.profile = (rattan_profile)p;
+  if (f >= 0) o.format = (rattan_format)f;
+  o.subprocess_id = vals[0];
+  o.trace_id = vals[3];
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  char *text;
+  size_t len;
+  int rc = rattan_task_status(e, task, &o, &text, &len);
+  if (text) {
+    fwrite(text, 1, len, stdout);
+    if (o.format == RATTAN_FORMAT_JSON) putchar('\n');
+  } else {
+    refused(e, "status", rc);
+  }
+  rattan_free(text);
+  rattan_close(e);
+  return rc ? EXIT_REFUSED : EXIT_DONE;
+}

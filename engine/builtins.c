@@ -130,8 +130,7 @@ static int fail_execute(rattan_call *c, void *ctx) {
  * SOPS's timer. Input bk_timing is a number of seconds or a
  * "%Y-%m-%d %H:%M:%S" time; SOPS reads that time in the project's time
  * zone, rattan (which has none) reads it as UTC. A time already past
- * finishes at the first poll: SOPS's force_check input (fail on a past
- * time) is ignored. */
+ * fails, as SOPS's does, unless input force_check is false. */
 
 /* Reads "%Y-%m-%d %H:%M:%S" as Python's strptime does (year of 4 digits,
  * other fields of 1 or 2) into microseconds since the epoch, UTC. */
@@ -183,6 +182,12 @@ static int parse_seconds(char kind, const char *text, double *s) {
 }
 
 /* The due time of the timer, in *due; 1 after failing the call. */
+/* force_check: true unless the input says false (SOPS's default). */
+static int force_check(rattan_call *c) {
+  const char *v = rattan_call_input(c, "force_check");
+  return !v || strcmp(v, "false");
+}
+
 static int timer_due(rattan_call *c, int64_t now, int64_t *due) {
   /* Only the first byte of the JSON text is kept: a string the call owns
    * need not outlive the next call on it. */
@@ -216,6 +221,9 @@ static int timer_due(rattan_call *c, int64_t now, int64_t *due) {
     snprintf(msg, sizeof msg, "input bk_timing %s is more than 10 years away",
              text);
     return fail(c, msg);
+  } else if (*due <= now && force_check(c)) {
+    /* SOPS's timer refuses a time already past unless told otherwise. */
+    return fail(c, "Timing time needs to be later than current time");
   }
   return 0;
 }

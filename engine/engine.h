@@ -224,4 +224,38 @@ int eng_node_history(eng *e, const char *task, const char *node, uint32_t i,
 int eng_node_history_count(eng *e, const char *task, const char *node,
                            uint32_t *n, errbuf *err);
 
+/* 64 bits from the system's random source (trace ids, unseeded
+ * generators). */
+uint64_t eng_random_seed(void);
+
+/* ---- Status ---------------------------------------------------------------
+ * The records of a task's status tree (status.c), for the api's
+ * encoders. */
+
+typedef struct eng_status_node {
+  st_state s;
+  uint32_t id;      /* pool offset of the node id */
+  uint32_t def;     /* its node in the definition, or ST_NONE (the root) */
+  uint32_t ex_data; /* FAILED nodes: pool offset of ex_data, or ST_NONE */
+  uint32_t parent;  /* index of the parent record, or UINT32_MAX */
+  uint32_t first, next, last; /* children in creation order (UINT32_MAX) */
+  uint32_t n_children;
+} eng_status_node;
+
+typedef struct eng_status {
+  st_task task;
+  const st_def *def;      /* the engine's cached definition */
+  eng_status_node *nodes; /* in creation order; n == 0: never started */
+  size_t n, cap;
+  uint32_t root; /* index of the root pipeline's record */
+  buf pool;
+  int64_t now; /* the clock when the records were read */
+} eng_status;
+
+/* Reads the task's records in one read transaction into *o (freed with
+ * eng_status_free, also after a failure). RATTAN_ENOTFOUND names an
+ * unknown task. o->def stays valid until the next call on e. */
+int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err);
+void eng_status_free(eng_status *o);
+
 #endif

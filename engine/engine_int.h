@@ -30,7 +30,4 @@ struct eng_txn {
   uint64_t rng_pos; /* this run's position; adopted after commit */
 };
 
-/* A seed from the system's random source. */
-uint64_t eng_random_seed(void);
-
 #endif

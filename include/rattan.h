@@ -458,6 +458,51 @@ RATTAN_EXTERN int rattan_node_history(rattan_engine *e, const char *task,
 RATTAN_EXTERN int rattan_task_state(rattan_engine *e, const char *task,
                                     rattan_state *out);
 
+/* ---- Task status ----------------------------------------------------------
+ * get_task_status exactly as SOPS answers it, the whole API envelope
+ * included, from one read transaction. */
+
+typedef enum rattan_profile {
+  RATTAN_PROFILE_SOPS_V2 = 0, /* today's SOPS gateway (bamboo engine) */
+  RATTAN_PROFILE_SOPS_V1 = 1, /* the legacy shape of the 2020 documents */
+  RATTAN_PROFILE_BKFLOW = 2   /* BKFlow's get_task_states */
+} rattan_profile;
+
+typedef enum rattan_format {
+  RATTAN_FORMAT_JSON = 0, /* byte for byte as Python's json.dumps */
+  RATTAN_FORMAT_MSGPACK = 1,
+  RATTAN_FORMAT_CBOR = 2
+} rattan_format;
+
+typedef struct rattan_status_options {
+  size_t struct_size; /* set by rattan_status_options_init */
+  rattan_profile profile;
+  rattan_format format;
+  const char *subprocess_id; /* NULL: the whole task */
+  int with_ex_data;          /* collect the failed nodes' ex_data */
+  int tz_offset_min;         /* times' zone, minutes east of UTC */
+  int pretty;                /* JSON only: indented for people */
+  /* The envelope's trace_id (and the v1 profile's request_id); NULL for
+   * a fresh random one. Borrowed for the call. */
+  const char *trace_id;
+} rattan_status_options;
+
+/* Defaults: sops-v2, JSON, the whole task, no ex_data, +08:00 (SOPS's
+ * Asia/Shanghai), compact, a random trace_id. */
+RATTAN_EXTERN void rattan_status_options_init(rattan_status_options *o);
+
+/* The task's status envelope in *out (length *len, NUL-terminated for
+ * JSON), allocated for the caller, who frees it with rattan_free. o may
+ * be NULL for the defaults. Errors that SOPS answers with an envelope
+ * (an unknown task: RATTAN_ENOTFOUND; a bad subprocess_id:
+ * RATTAN_EINVAL; a store failure) return their code and still set *out
+ * to that envelope; only RATTAN_ENOMEM and missing arguments leave it
+ * NULL. Never-started tasks and subprocesses that never ran give SOPS's
+ * CREATED answer. */
+RATTAN_EXTERN int rattan_task_status(rattan_engine *e, const char *task,
+                                     const rattan_status_options *o, char **out,
+                                     size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,84 +9,47 @@
  * into our buffer; nothing is allocated per event once the buffer has
  * grown.
  */
-#include <cbor.h>
 #include <string.h>
 
+#include "cbw.h"
 #include "mp.h"
 #include "rattan.h"
 #include "store_int.h"
 
-/* Encoded items are at most 9 header bytes plus the payload. */
-#define HEAD_MAX 9
-
-static int put_uint(buf *b, uint64_t v) {
-  if (buf_reserve(b, HEAD_MAX)) return -1;
-  b->len += cbor_encode_uint(v, b->data + b->len, b->cap - b->len);
-  return 0;
-}
-
-static int put_int(buf *b, int64_t v) {
-  if (v >= 0) return put_uint(b, (uint64_t)v);
-  if (buf_reserve(b, HEAD_MAX)) return -1;
-  b->len +=
-      cbor_encode_negint((uint64_t)(-1 - v), b->data + b->len, b->cap - b->len);
-  return 0;
-}
-
 static int put_text(buf *b, const char *s) {
-  size_t n = strlen(s);
-  if (buf_reserve(b, HEAD_MAX + n)) return -1;
-  b->len += cbor_encode_string_start(n, b->data + b->len, b->cap - b->len);
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  return 0;
-}
-
-static int put_map(buf *b, size_t n) {
-  if (buf_reserve(b, HEAD_MAX)) return -1;
-  b->len += cbor_encode_map_start(n, b->data + b->len, b->cap - b->len);
-  return 0;
-}
-
-static int put_bool(buf *b, int v) {
-  if (buf_reserve(b, 1)) return -1;
-  b->len += cbor_encode_bool(v != 0, b->data + b->len, b->cap - b->len);
-  return 0;
+  return cbw_text(b, s, strlen(s));
 }
 
 static int put_time(buf *b, int64_t t) {
-  if (t != ST_NO_TIME) return put_int(b, t);
-  if (buf_reserve(b, 1)) return -1;
-  b->len += cbor_encode_null(b->data + b->len, b->cap - b->len);
-  return 0;
+  return t != ST_NO_TIME ? cbw_int(b, t) : cbw_null(b);
 }
 
 static int put_rec(buf *b, const st_state *r) {
-  return put_map(b, 14) || put_text(b, "state") || put_uint(b, r->state) ||
+  return cbw_map(b, 14) || put_text(b, "state") || cbw_uint(b, r->state) ||
          put_text(b, "version") || put_text(b, r->version) ||
-         put_text(b, "loop") || put_uint(b, r->loop) ||
-         put_text(b, "inner_loop") || put_uint(b, r->inner_loop) ||
-         put_text(b, "retry") || put_uint(b, r->retry) || put_text(b, "skip") ||
-         put_bool(b, r->skip) || put_text(b, "error_ignored") ||
-         put_bool(b, r->error_ignored) || put_text(b, "root_id") ||
+         put_text(b, "loop") || cbw_uint(b, r->loop) ||
+         put_text(b, "inner_loop") || cbw_uint(b, r->inner_loop) ||
+         put_text(b, "retry") || cbw_uint(b, r->retry) || put_text(b, "skip") ||
+         cbw_bool(b, r->skip) || put_text(b, "error_ignored") ||
+         cbw_bool(b, r->error_ignored) || put_text(b, "root_id") ||
          put_text(b, r->root_id) || put_text(b, "parent_id") ||
          put_text(b, r->parent_id) || put_text(b, "created") ||
          put_time(b, r->created) || put_text(b, "started") ||
          put_time(b, r->started) || put_text(b, "archived") ||
          put_time(b, r->archived) || put_text(b, "refreshed") ||
-         put_time(b, r->refreshed) || put_text(b, "seq") || put_uint(b, r->seq);
+         put_time(b, r->refreshed) || put_text(b, "seq") || cbw_uint(b, r->seq);
 }
 
 static int encode_event(buf *b, uint64_t seq, const st_event *ev) {
   size_t n = 3 + (ev->node != NULL) + 2 * (ev->from >= 0) + (ev->rec != NULL) +
              (ev->note != NULL);
-  if (put_map(b, n) || put_text(b, "seq") || put_uint(b, seq) ||
+  if (cbw_map(b, n) || put_text(b, "seq") || cbw_uint(b, seq) ||
       put_text(b, "kind") || put_text(b, ev->kind) || put_text(b, "at") ||
       put_time(b, ev->at))
     return -1;
   if (ev->node && (put_text(b, "node") || put_text(b, ev->node))) return -1;
-  if (ev->from >= 0 && (put_text(b, "from") || put_uint(b, ev->from) ||
-                        put_text(b, "to") || put_uint(b, ev->to)))
+  if (ev->from >= 0 && (put_text(b, "from") || cbw_uint(b, ev->from) ||
+                        put_text(b, "to") || cbw_uint(b, ev->to)))
     return -1;
   if (ev->rec && (put_text(b, "rec") || put_rec(b, ev->rec))) return -1;
   if (ev->note && (put_text(b, "note") || put_text(b, ev->note))) return -1;

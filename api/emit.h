@@ -1,0 +1,48 @@
+/*
+ * One writer, three encodings: JSON exactly as Python's json.dumps writes
+ * it by default (ensure_ascii, ", " and ": "; with pretty, indent=4),
+ * msgpack (msgpack-c's packer) and CBOR (libcbor's encoding functions),
+ * all streaming into one growing buffer. Maps and lists are written with
+ * their sizes up front (msgpack and CBOR need them); JSON ignores them.
+ * Errors are sticky: once the buffer cannot grow, em->oom is set and
+ * every later call does nothing.
+ */
+#ifndef RATTAN_EMIT_H
+#define RATTAN_EMIT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_int.h"
+
+typedef enum em_format { EM_JSON, EM_MSGPACK, EM_CBOR } em_format;
+
+#define EM_DEPTH_MAX 64
+
+typedef struct emitter {
+  em_format fmt;
+  int pretty;
+  buf *out;
+  int oom;
+  int depth;
+  uint32_t count[EM_DEPTH_MAX]; /* items written at each open level */
+  int after_key;                /* JSON: a map's value comes next */
+  msgpack_packer pk;
+} emitter;
+
+void em_init(emitter *m, em_format fmt, int pretty, buf *out);
+/* A map of n pairs: em_key then a value, n times, then em_end. */
+void em_map(emitter *m, size_t n);
+void em_list(emitter *m, size_t n);
+void em_end(emitter *m, int list);
+void em_key(emitter *m, const char *k);
+void em_str(emitter *m, const char *s);
+void em_strn(emitter *m, const char *s, size_t n);
+/* s, or null when s is NULL. */
+void em_str_or_null(emitter *m, const char *s);
+void em_int(emitter *m, int64_t v);
+void em_bool(emitter *m, int v);
+void em_null(emitter *m);
+
+#endif

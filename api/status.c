@@ -1,0 +1,584 @@
+/*
+ * get_task_status: one tree walk over the task's records (eng_status),
+ * three profiles, three encodings, and the SOPS envelopes around them.
+ *
+ * What each profile reproduces (reference/sops-api.md):
+ *   sops-v2  bamboo's get_pipeline_states(flat_children=False) after
+ *            bk-sops' legacy formatting and naming: the "root_id:" key,
+ *            the root's parent_id = its root_id, the root's error flags
+ *            taken from the last record read, RUNNING parents folded to
+ *            FAILED / NODE_SUSPENDED, times as "%Y-%m-%d %H:%M:%S %z" or
+ *            null, elapsed_time rounded half to even, names from the
+ *            definition ("" for events and gateways and below a
+ *            subprocess_id query), the task name on the top node.
+ *   sops-v1  the legacy engine's shape of the 2020 documents: its key
+ *            order, class reprs for unnamed nodes, 32-hex versions ("" on
+ *            the root), state_refresh_at, missing times as "".
+ *   bkflow   BKFlow's get_task_states: v2's tree without names, missing
+ *            times as "", its own folding, its own envelope.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emit.h"
+
+/* Folded states beyond rattan_state. */
+#define NODE_SUSPENDED RATTAN_STATE_COUNT
+#define NO_NODE        UINT32_MAX
+
+/* SOPS error codes (gcloud/err_code.py). */
+enum {
+  CODE_PARAM_INVALID = 3540000,
+  CODE_NOT_EXIST = 3540400,
+  CODE_UNKNOWN = 3599999
+};
+
+void rattan_status_options_init(rattan_status_options *o) {
+  *o = (rattan_status_options){.struct_size = sizeof *o, .tz_offset_min = 480};
+}
+
+/* ---- Times ------------------------------------------------------------------ */
+
+typedef struct civil {
+  int y, mo, d, h, mi, s;
+  long us;
+} civil;
+
+/* Splits microseconds since the epoch (shifted by off_min) into a civil
+ * date and time (proleptic Gregorian). */
+static civil civil_of(int64_t us, int off_min) {
+  int64_t t = us + (int64_t)off_min * 60000000;
+  int64_t secs = t >= 0 ? t / 1000000 : -((-t + 999999) / 1000000);
+  long frac = (long)(t - secs * 1000000);
+  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+  int64_t rem = secs - days * 86400;
+  civil c = {.h = (int)(rem / 3600),
+             .mi = (int)(rem % 3600 / 60),
+             .s = (int)(rem % 60),
+             .us = frac};
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  c.d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  c.mo = (int)(mp < 10 ? mp + 3 : mp - 9);
+  c.y = (int)(yoe + era * 400 + (c.mo <= 2));
+  return c;
+}
+
+/* format_datetime: "2020-08-17 20:13:53 +0800". */
+static void local_time(int64_t us, int off_min, char out[40]) {
+  civil c = civil_of(us, off_min);
+  int a = off_min < 0 ? -off_min : off_min;
+  snprintf(out, 40, "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d", c.y, c.mo, c.d,
+           c.h, c.mi, c.s, off_min < 0 ? '-' : '+', a / 60, a % 60);
+}
+
+/* DjangoJSONEncoder's datetime: ISO 8601 UTC, milliseconds (cut, not
+ * rounded) when there is a fraction, "Z". */
+static void iso_utc(int64_t us, char out[40]) {
+  civil c = civil_of(us, 0);
+  int n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", c.y, c.mo, c.d,
+                   c.h, c.mi, c.s);
+  if (c.us) n += snprintf(out + n, (size_t)(40 - n), ".%03ld", c.us / 1000);
+  snprintf(out + n, (size_t)(40 - n), "Z");
+}
+
+/* calculate_elapsed_time: Python's round() of the seconds, half to even. */
+static int64_t elapsed(const st_state *s, int64_t now) {
+  if (s->started == ST_NO_TIME) return 0;
+  int64_t d = (s->archived != ST_NO_TIME ? s->archived : now) - s->started;
+  int64_t q = d >= 0 ? d / 1000000 : -((-d + 999999) / 1000000);
+  int64_t r = d - q * 1000000; /* 0 <= r < 1000000 */
+  if (r > 500000 || (r == 500000 && (q & 1))) q++;
+  return q;
+}
+
+/* ---- The walk ------------------------------------------------------------------ */
+
+typedef struct walk {
+  const eng_status *st;
+  const rattan_status_options *o;
+  emitter *m;
+  uint8_t *folded;  /* per record */
+  uint32_t *queue;  /* ex_data's breadth-first search */
+  int names;        /* v2: look names up (not under a subprocess query) */
+  uint32_t top;     /* the record the answer is about */
+  int ex;           /* the top carries ex_data */
+} walk;
+
+static const char *pool(const walk *w) {
+  return (const char *)w->st->pool.data;
+}
+
+static const eng_status_node *rec(const walk *w, uint32_t i) {
+  return &w->st->nodes[i];
+}
+
+/* bk-sops folds a RUNNING parent from its (folded) children, bottom up:
+ * FAILED wins, then SUSPENDED (or NODE_SUSPENDED, except in BKFlow); the
+ * v1 profile lets a RUNNING child keep it RUNNING, as the legacy engine's
+ * BLOCKED rule does. */
+static int fold(walk *w, uint32_t i) {
+  const eng_status_node *n = rec(w, i);
+  int failed = 0, suspended = 0, running = 0;
+  for (uint32_t c = n->first; c != NO_NODE; c = rec(w, c)->next) {
+    int s = fold(w, c);
+    failed |= s == RATTAN_STATE_FAILED;
+    running |= s == RATTAN_STATE_RUNNING;
+    suspended |= s == RATTAN_STATE_SUSPENDED ||
+                 (s == NODE_SUSPENDED && w->o->profile != RATTAN_PROFILE_BKFLOW);
+  }
+  int s = n->s.state;
+  if (s == RATTAN_STATE_RUNNING &&
+      !(running && w->o->profile == RATTAN_PROFILE_SOPS_V1))
+    s = failed ? RATTAN_STATE_FAILED : suspended ? NODE_SUSPENDED : s;
+  w->folded[i] = (uint8_t)s;
+  return s;
+}
+
+static const char *state_text(int s) {
+  return s == NODE_SUSPENDED ? "NODE_SUSPENDED" : rattan_state_name(s);
+}
+
+/* The first record, depth first in creation order, whose id is id. */
+static uint32_t find_sub(const walk *w, uint32_t i, const char *id) {
+  for (uint32_t c = rec(w, i)->first; c != NO_NODE; c = rec(w, c)->next) {
+    if (!strcmp(pool(w) + rec(w, c)->id, id)) return c;
+    uint32_t f = rec(w, c)->first != NO_NODE ? find_sub(w, c, id) : NO_NODE;
+    if (f != NO_NODE) return f;
+  }
+  return NO_NODE;
+}
+
+/* Failed leaves below the top, breadth first; a failed subprocess is
+ * searched, not listed. Returns how many are in w->queue[head..). */
+static size_t failed_leaves(walk *w, size_t *head) {
+  size_t h = 0, t = 0, leaves = 0;
+  w->queue[t++] = w->top;
+  /* The queue holds parents to search, then (from *head on) the leaves;
+   * both fit in n entries since each record is queued at most once. */
+  uint32_t *out = w->queue + w->st->n;
+  while (h < t) {
+    uint32_t p = w->queue[h++];
+    for (uint32_t c = rec(w, p)->first; c != NO_NODE; c = rec(w, c)->next) {
+      if (w->folded[c] != RATTAN_STATE_FAILED) continue;
+      if (rec(w, c)->first != NO_NODE)
+        w->queue[t++] = c;
+      else
+        out[leaves++] = c;
+    }
+  }
+  *head = w->st->n;
+  return leaves;
+}
+
+static void emit_ex_data(walk *w) {
+  size_t head;
+  size_t n = failed_leaves(w, &head);
+  em_key(w->m, "ex_data");
+  em_map(w->m, n);
+  for (size_t i = 0; i < n; i++) {
+    const eng_status_node *x = rec(w, w->queue[head + i]);
+    em_key(w->m, pool(w) + x->id);
+    em_str_or_null(w->m, x->ex_data == ST_NONE ? NULL : pool(w) + x->ex_data);
+  }
+  em_end(w->m, 0);
+}
+
+static void emit_time(walk *w, int64_t t) {
+  char text[40];
+  if (t == ST_NO_TIME) {
+    if (w->o->profile == RATTAN_PROFILE_SOPS_V2)
+      em_null(w->m);
+    else
+      em_str(w->m, "");
+    return;
+  }
+  local_time(t, w->o->tz_offset_min, text);
+  em_str(w->m, text);
+}
+
+/* The v1 engine's name: the node's, else its class repr, cut to 64 code
+ * points as Python's [:64]. */
+static void emit_v1_name(walk *w, uint32_t i) {
+  static const char *const reprs[ST_NODE_TYPES] = {
+      [ST_EMPTY_START] = "<class 'pipeline.core.flow.event.EmptyStartEvent'>",
+      [ST_EMPTY_END] = "<class 'pipeline.core.flow.event.EmptyEndEvent'>",
+      [ST_EXECUTABLE_END] =
+          "<class 'pipeline.core.flow.event.ExecutableEndEvent'>",
+      [ST_SERVICE_ACTIVITY] =
+          "<class 'pipeline.core.flow.activity.ServiceActivity'>",
+      [ST_SUBPROCESS] = "<class 'pipeline.core.flow.activity.SubProcess'>",
+      [ST_EXCLUSIVE_GW] = "<class 'pipeline.core.flow.gateway.ExclusiveGateway'>",
+      [ST_PARALLEL_GW] = "<class 'pipeline.core.flow.gateway.ParallelGateway'>",
+      [ST_COND_PARALLEL_GW] =
+          "<class 'pipeline.core.flow.gateway.ConditionalParallelGateway'>",
+      [ST_CONVERGE_GW] = "<class 'pipeline.core.flow.gateway.ConvergeGateway'>",
+  };
+  const eng_status_node *n = rec(w, i);
+  const st_def *d = w->st->def;
+  const char *name = "<class 'pipeline.core.pipeline.Pipeline'>";
+  if (n->def != ST_NONE) {
+    const char *own = d->pool + d->nodes[n->def].name;
+    name = *own ? own : reprs[d->nodes[n->def].type];
+  }
+  size_t len = 0, cps = 0;
+  while (name[len] && cps < 64) {
+    len++;
+    while ((name[len] & 0xc0) == 0x80)
+      len++;
+    cps++;
+  }
+  em_strn(w->m, name, len);
+}
+
+/* The v2 name: activities' and subprocesses' own, "" for the rest. */
+static const char *v2_name(const walk *w, uint32_t i) {
+  const eng_status_node *n = rec(w, i);
+  if (!w->names || n->def == ST_NONE) return "";
+  const st_def_node *dn = &w->st->def->nodes[n->def];
+  if (dn->type != ST_SERVICE_ACTIVITY && dn->type != ST_SUBPROCESS) return "";
+  return w->st->def->pool + dn->name;
+}
+
+static void emit_node(walk *w, uint32_t i);
+
+static void emit_children(walk *w, uint32_t i) {
+  const eng_status_node *n = rec(w, i);
+  em_key(w->m, "children");
+  em_map(w->m, n->n_children);
+  for (uint32_t c = n->first; c != NO_NODE; c = rec(w, c)->next) {
+    em_key(w->m, pool(w) + rec(w, c)->id);
+    emit_node(w, c);
+  }
+  em_end(w->m, 0);
+}
+
+static void emit_v1(walk *w, uint32_t i) {
+  const eng_status_node *n = rec(w, i);
+  emitter *m = w->m;
+  int top = i == w->top;
+  char text[40];
+  em_map(m, 13 + (top && w->ex));
+  em_key(m, "id");
+  em_str(m, pool(w) + n->id);
+  em_key(m, "state");
+  em_str(m, state_text(w->folded[i]));
+  em_key(m, "name");
+  emit_v1_name(w, i);
+  em_key(m, "retry");
+  em_int(m, n->s.retry);
+  em_key(m, "loop");
+  em_int(m, n->s.loop);
+  em_key(m, "skip");
+  em_bool(m, n->s.skip);
+  em_key(m, "error_ignorable");
+  em_bool(m, n->s.error_ignored);
+  em_key(m, "version");
+  /* The legacy engine's versions are 32 hex; its root had none. */
+  em_str(m, i == w->st->root || !n->s.version[0] ? "" : n->s.version + 1);
+  em_key(m, "state_refresh_at");
+  if (n->s.refreshed == ST_NO_TIME) {
+    em_null(m);
+  } else {
+    iso_utc(n->s.refreshed, text);
+    em_str(m, text);
+  }
+  em_key(m, "elapsed_time");
+  em_int(m, elapsed(&n->s, w->st->now));
+  emit_children(w, i);
+  em_key(m, "start_time");
+  emit_time(w, n->s.started);
+  em_key(m, "finish_time");
+  emit_time(w, n->s.archived);
+  if (top && w->ex) emit_ex_data(w);
+  em_end(m, 0);
+}
+
+static void emit_node(walk *w, uint32_t i) {
+  if (w->o->profile == RATTAN_PROFILE_SOPS_V1) {
+    emit_v1(w, i);
+    return;
+  }
+  const eng_status_node *n = rec(w, i);
+  emitter *m = w->m;
+  int top = i == w->top, is_root = i == w->st->root;
+  int v2 = w->o->profile == RATTAN_PROFILE_SOPS_V2;
+  /* bamboo's root entry: parent_id is its root_id, and both error flags
+   * come from the last record its loop read (an upstream slip kept). */
+  int flags = is_root ? w->st->nodes[w->st->n - 1].s.error_ignored
+                      : n->s.error_ignored;
+  em_map(m, 14 + (top && w->ex) + v2);
+  em_key(m, "id");
+  em_str(m, pool(w) + n->id);
+  em_key(m, "state");
+  em_str(m, state_text(w->folded[i]));
+  em_key(m, "root_id:");
+  em_str(m, n->s.root_id);
+  em_key(m, "parent_id");
+  em_str(m, is_root ? n->s.root_id : n->s.parent_id);
+  em_key(m, "version");
+  em_str(m, n->s.version);
+  em_key(m, "loop");
+  em_int(m, n->s.loop);
+  em_key(m, "retry");
+  em_int(m, n->s.retry);
+  em_key(m, "skip");
+  em_bool(m, n->s.skip);
+  em_key(m, "error_ignorable");
+  em_bool(m, flags);
+  em_key(m, "error_ignored");
+  em_bool(m, flags);
+  emit_children(w, i);
+  em_key(m, "elapsed_time");
+  em_int(m, elapsed(&n->s, w->st->now));
+  em_key(m, "start_time");
+  emit_time(w, n->s.started);
+  em_key(m, "finish_time");
+  emit_time(w, n->s.archived);
+  if (top && w->ex) emit_ex_data(w);
+  if (v2) {
+    em_key(m, "name");
+    em_str(m, top ? w->st->task.name : v2_name(w, i));
+  }
+  em_end(m, 0);
+}
+
+/* ---- Envelopes ------------------------------------------------------------------ */
+
+/* TaskCommandDispatcher.CREATED_STATUS (+ the task name in SOPS). */
+static void emit_created(walk *w) {
+  emitter *m = w->m;
+  int v2 = w->o->profile != RATTAN_PROFILE_BKFLOW;
+  em_map(m, 7 + v2);
+  em_key(m, "start_time");
+  em_null(m);
+  em_key(m, "state");
+  em_str(m, "CREATED");
+  em_key(m, "retry");
+  em_int(m, 0);
+  em_key(m, "skip");
+  em_int(m, 0);
+  em_key(m, "finish_time");
+  em_null(m);
+  em_key(m, "elapsed_time");
+  em_int(m, 0);
+  em_key(m, "children");
+  em_map(m, 0);
+  em_end(m, 0);
+  if (v2) {
+    em_key(m, "name");
+    em_str(m, w->st->task.name);
+  }
+  em_end(m, 0);
+}
+
+static void emit_trace(emitter *m, const char *key, const char *trace) {
+  em_key(m, key);
+  em_str(m, trace);
+}
+
+/* The envelope around data (created: the CREATED answer, which SOPS
+ * returns from an earlier path with its own key order). */
+static void emit_ok(walk *w, int created, const char *trace) {
+  emitter *m = w->m;
+  switch (w->o->profile) {
+    case RATTAN_PROFILE_SOPS_V2:
+      em_map(m, 5);
+      em_key(m, "result");
+      em_bool(m, 1);
+      em_key(m, "data");
+      if (created) {
+        emit_created(w);
+        em_key(m, "message");
+        em_str(m, "");
+        em_key(m, "code");
+        em_int(m, 0);
+      } else {
+        emit_node(w, w->top);
+        em_key(m, "code");
+        em_int(m, 0);
+        em_key(m, "message");
+        em_str(m, "");
+      }
+      emit_trace(m, "trace_id", trace);
+      break;
+    case RATTAN_PROFILE_SOPS_V1: /* seed 000 */
+      em_map(m, 5);
+      em_key(m, "result");
+      em_bool(m, 1);
+      em_key(m, "data");
+      if (created)
+        emit_created(w);
+      else
+        emit_node(w, w->top);
+      em_key(m, "code");
+      em_int(m, 0);
+      emit_trace(m, "request_id", trace);
+      emit_trace(m, "trace_id", trace);
+      break;
+    case RATTAN_PROFILE_BKFLOW: /* seed 004 */
+      em_map(m, 3);
+      em_key(m, "result");
+      em_bool(m, 1);
+      em_key(m, "data");
+      if (created)
+        emit_created(w);
+      else
+        emit_node(w, w->top);
+      em_key(m, "message");
+      em_str(m, "");
+      break;
+  }
+  em_end(m, 0);
+}
+
+/* An error answer: SOPS's shape for the code, BKFlow's own. */
+static void emit_error(emitter *m, const rattan_status_options *o, int code,
+                       const char *message, const char *trace) {
+  if (o->profile == RATTAN_PROFILE_BKFLOW) {
+    em_map(m, 3);
+    em_key(m, "result");
+    em_bool(m, 0);
+    em_key(m, "data");
+    em_null(m);
+    em_key(m, "message");
+    em_str(m, message);
+  } else if (code == CODE_NOT_EXIST) {
+    /* ObjectDoesNotExistExceptionMiddleware: no trace_id. */
+    em_map(m, 4);
+    em_key(m, "result");
+    em_bool(m, 0);
+    em_key(m, "message");
+    em_str(m, message);
+    em_key(m, "data");
+    em_null(m);
+    em_key(m, "code");
+    em_int(m, code);
+  } else if (code == CODE_UNKNOWN) {
+    /* The dispatcher's engine failure, through return_json_response. */
+    em_map(m, 5);
+    em_key(m, "result");
+    em_bool(m, 0);
+    em_key(m, "data");
+    em_map(m, 0);
+    em_end(m, 0);
+    em_key(m, "message");
+    em_str(m, message);
+    em_key(m, "code");
+    em_int(m, code);
+    emit_trace(m, "trace_id", trace);
+  } else {
+    em_map(m, 4);
+    em_key(m, "result");
+    em_bool(m, 0);
+    em_key(m, "message");
+    em_str(m, message);
+    em_key(m, "code");
+    em_int(m, code);
+    emit_trace(m, "trace_id", trace);
+  }
+  em_end(m, 0);
+}
+
+/* ---- rattan_task_status ------------------------------------------------------------ */
+
+static void random_trace(char out[33]) {
+  static const char hex[] = "0123456789abcdef";
+  uint64_t a = eng_random_seed(), b = eng_random_seed();
+  for (int i = 0; i < 16; i++) {
+    out[i] = hex[(a >> (4 * i)) & 15];
+    out[16 + i] = hex[(b >> (4 * i)) & 15];
+  }
+  out[32] = '\0';
+}
+
+/* Hands the buffer to the caller (NUL-terminated for JSON). */
+static int finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
+  if (m->oom || buf_append(b, "", 1)) {
+    buf_free(b);
+    return RATTAN_ENOMEM;
+  }
+  *out = (char *)b->data;
+  if (len) *len = b->len - 1;
+  return rc;
+}
+
+int rattan_task_status(rattan_engine *re, const char *task,
+                       const rattan_status_options *opts, char **out,
+                       size_t *len) {
+  if (!re) return RATTAN_EINVAL;
+  if (!task || !out)
+    return err_set(&re->err, RATTAN_EINVAL,
+                   "rattan_task_status: missing argument");
+  *out = NULL;
+  if (len) *len = 0;
+  rattan_status_options o;
+  rattan_status_options_init(&o);
+  if (opts) memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size
+                                                         : sizeof o);
+  if ((unsigned)o.profile > RATTAN_PROFILE_BKFLOW ||
+      (unsigned)o.format > RATTAN_FORMAT_CBOR || o.tz_offset_min < -1440 ||
+      o.tz_offset_min > 1440)
+    return err_set(&re->err, RATTAN_EINVAL,
+                   "rattan_task_status: unknown profile or format, or a zone "
+                   "past a day");
+  char trace[33];
+  if (!o.trace_id) random_trace(trace);
+  const char *tr = o.trace_id ? o.trace_id : trace;
+
+  buf b = {0};
+  emitter m;
+  em_init(&m, (em_format)o.format, o.pretty, &b);
+  eng_status st;
+  int rc = eng_status_load(re->e, task, &st, &re->err);
+  char msg[ERRBUF_MAX + 160];
+  if (rc == RATTAN_ENOTFOUND) {
+    snprintf(msg, sizeof msg,
+             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef: "
+             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef, "
+             "\u9519\u8bef\u5185\u5bb9 TaskFlowInstance(id=%s) does not "
+             "exist. | process_exception",
+             task);
+    emit_error(&m, &o, CODE_NOT_EXIST, msg, tr);
+  } else if (rc) {
+    snprintf(msg, sizeof msg, "fail: %s", re->err.msg);
+    emit_error(&m, &o, CODE_UNKNOWN, msg, tr);
+  } else if (o.subprocess_id && (!*o.subprocess_id ||
+                                 strlen(o.subprocess_id) > RATTAN_ID_MAX)) {
+    rc = err_set(&re->err, RATTAN_EINVAL, "task %s: bad subprocess_id", task);
+    emit_error(&m, &o, CODE_PARAM_INVALID, re->err.msg, tr);
+  }
+  if (rc) {
+    eng_status_free(&st);
+    return finish(&m, &b, out, len, rc);
+  }
+
+  walk w = {.st = &st, .o = &o, .m = &m, .names = !o.subprocess_id};
+  if (st.n) {
+    /* Two queues of n entries and the folded states, in one allocation. */
+    w.queue = rt_malloc(st.n * (2 * sizeof *w.queue + 1));
+    if (!w.queue) {
+      eng_status_free(&st);
+      buf_free(&b);
+      return err_set(&re->err, RATTAN_ENOMEM, "task %s: out of memory", task);
+    }
+    w.folded = (uint8_t *)(w.queue + 2 * st.n);
+  }
+  int created = st.n == 0;
+  if (!created) {
+    w.top = o.subprocess_id ? find_sub(&w, st.root, o.subprocess_id) : st.root;
+    created = w.top == NO_NODE;
+  }
+  if (!created) {
+    fold(&w, w.top);
+    w.ex = o.with_ex_data && w.folded[w.top] == RATTAN_STATE_FAILED;
+  }
+  emit_ok(&w, created, tr);
+  rt_free(w.queue);
+  eng_status_free(&st);
+  return finish(&m, &b, out, len, 0);
+}
