@@ -104,15 +104,18 @@ static void json_string(emitter *m, const char *s, size_t n) {
     if (c < 0x80) {
       cp = c;
     } else {
-      size_t need = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                           : (c & 0xf8) == 0xf0 ? 4
-                                                                : 0;
+      size_t need = (c & 0xe0) == 0xc0   ? 2
+                    : (c & 0xf0) == 0xe0 ? 3
+                    : (c & 0xf8) == 0xf0 ? 4
+                                         : 0;
       uint32_t v = need == 2 ? c & 0x1f : need == 3 ? c & 0x0f : c & 0x07;
       size_t i = 1;
       for (; need && i < need && p + i < end && (p[i] & 0xc0) == 0x80; i++)
         v = v << 6 | (p[i] & 0x3f);
       if (need && i == need && v <= 0x10ffff &&
-          v >= (need == 2 ? 0x80u : need == 3 ? 0x800u : 0x10000u) &&
+          v >= (need == 2   ? 0x80u
+                : need == 3 ? 0x800u
+                            : 0x10000u) &&
           !(v >= 0xd800 && v <= 0xdfff)) {
         cp = v;
         len = need;
@@ -127,8 +130,12 @@ static void json_string(emitter *m, const char *s, size_t n) {
       nu = 2;
     }
     for (int u = 0; u < nu; u++) {
-      char e[6] = {'\\', 'u', hex[units[u] >> 12], hex[(units[u] >> 8) & 15],
-                   hex[(units[u] >> 4) & 15], hex[units[u] & 15]};
+      char e[6] = {'\\',
+                   'u',
+                   hex[units[u] >> 12],
+                   hex[(units[u] >> 8) & 15],
+                   hex[(units[u] >> 4) & 15],
+                   hex[units[u] & 15]};
       raw(m, e, 6);
     }
     p += len;

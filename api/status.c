@@ -37,7 +37,8 @@ void rattan_status_options_init(rattan_status_options *o) {
   *o = (rattan_status_options){.struct_size = sizeof *o, .tz_offset_min = 480};
 }
 
-/* ---- Times ------------------------------------------------------------------ */
+/* ---- Times ------------------------------------------------------------------
+ */
 
 typedef struct civil {
   int y, mo, d, h, mi, s;
@@ -96,17 +97,18 @@ static int64_t elapsed(const st_state *s, int64_t now) {
   return q;
 }
 
-/* ---- The walk ------------------------------------------------------------------ */
+/* ---- The walk
+ * ------------------------------------------------------------------ */
 
 typedef struct walk {
   const eng_status *st;
   const rattan_status_options *o;
   emitter *m;
-  uint8_t *folded;  /* per record */
-  uint32_t *queue;  /* ex_data's breadth-first search */
-  int names;        /* v2: look names up (not under a subprocess query) */
-  uint32_t top;     /* the record the answer is about */
-  int ex;           /* the top carries ex_data */
+  uint8_t *folded; /* per record */
+  uint32_t *queue; /* ex_data's breadth-first search */
+  int names;       /* v2: look names up (not under a subprocess query) */
+  uint32_t top;    /* the record the answer is about */
+  int ex;          /* the top carries ex_data */
 } walk;
 
 static const char *pool(const walk *w) {
@@ -128,8 +130,9 @@ static int fold(walk *w, uint32_t i) {
     int s = fold(w, c);
     failed |= s == RATTAN_STATE_FAILED;
     running |= s == RATTAN_STATE_RUNNING;
-    suspended |= s == RATTAN_STATE_SUSPENDED ||
-                 (s == NODE_SUSPENDED && w->o->profile != RATTAN_PROFILE_BKFLOW);
+    suspended |=
+        s == RATTAN_STATE_SUSPENDED ||
+        (s == NODE_SUSPENDED && w->o->profile != RATTAN_PROFILE_BKFLOW);
   }
   int s = n->s.state;
   if (s == RATTAN_STATE_RUNNING &&
@@ -212,14 +215,15 @@ static void emit_v1_name(walk *w, uint32_t i) {
       [ST_SERVICE_ACTIVITY] =
           "<class 'pipeline.core.flow.activity.ServiceActivity'>",
       [ST_SUBPROCESS] = "<class 'pipeline.core.flow.activity.SubProcess'>",
-      [ST_EXCLUSIVE_GW] = "<class 'pipeline.core.flow.gateway.ExclusiveGateway'>",
+      [ST_EXCLUSIVE_GW] =
+          "<class 'pipeline.core.flow.gateway.ExclusiveGateway'>",
       [ST_PARALLEL_GW] = "<class 'pipeline.core.flow.gateway.ParallelGateway'>",
       [ST_COND_PARALLEL_GW] =
           "<class 'pipeline.core.flow.gateway.ConditionalParallelGateway'>",
       [ST_CONVERGE_GW] = "<class 'pipeline.core.flow.gateway.ConvergeGateway'>",
   };
   const eng_status_node *n = rec(w, i);
-  const st_def *d = w->st->def;
+  const st_def *d = &w->st->def;
   const char *name = "<class 'pipeline.core.pipeline.Pipeline'>";
   if (n->def != ST_NONE) {
     const char *own = d->pool + d->nodes[n->def].name;
@@ -239,9 +243,9 @@ static void emit_v1_name(walk *w, uint32_t i) {
 static const char *v2_name(const walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
   if (!w->names || n->def == ST_NONE) return "";
-  const st_def_node *dn = &w->st->def->nodes[n->def];
+  const st_def_node *dn = &w->st->def.nodes[n->def];
   if (dn->type != ST_SERVICE_ACTIVITY && dn->type != ST_SUBPROCESS) return "";
-  return w->st->def->pool + dn->name;
+  return w->st->def.pool + dn->name;
 }
 
 static void emit_node(walk *w, uint32_t i);
@@ -309,8 +313,8 @@ static void emit_node(walk *w, uint32_t i) {
   int v2 = w->o->profile == RATTAN_PROFILE_SOPS_V2;
   /* bamboo's root entry: parent_id is its root_id, and both error flags
    * come from the last record its loop read (an upstream slip kept). */
-  int flags = is_root ? w->st->nodes[w->st->n - 1].s.error_ignored
-                      : n->s.error_ignored;
+  int flags =
+      is_root ? w->st->nodes[w->st->n - 1].s.error_ignored : n->s.error_ignored;
   em_map(m, 14 + (top && w->ex) + v2);
   em_key(m, "id");
   em_str(m, pool(w) + n->id);
@@ -347,7 +351,8 @@ static void emit_node(walk *w, uint32_t i) {
   em_end(m, 0);
 }
 
-/* ---- Envelopes ------------------------------------------------------------------ */
+/* ---- Envelopes
+ * ------------------------------------------------------------------ */
 
 /* TaskCommandDispatcher.CREATED_STATUS (+ the task name in SOPS). */
 static void emit_created(walk *w) {
@@ -484,7 +489,8 @@ static void emit_error(emitter *m, const rattan_status_options *o, int code,
   em_end(m, 0);
 }
 
-/* ---- rattan_task_status ------------------------------------------------------------ */
+/* ---- rattan_task_status
+ * ------------------------------------------------------------ */
 
 static void random_trace(char out[33]) {
   static const char hex[] = "0123456789abcdef";
@@ -510,22 +516,21 @@ static int finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
 int rattan_task_status(rattan_engine *re, const char *task,
                        const rattan_status_options *opts, char **out,
                        size_t *len) {
-  if (!re) return RATTAN_EINVAL;
-  if (!task || !out)
-    return err_set(&re->err, RATTAN_EINVAL,
-                   "rattan_task_status: missing argument");
+  /* Other threads may call this while one drives: it never writes the
+   * engine's error report (the envelope carries the message). */
+  if (!re || !task || !out) return RATTAN_EINVAL;
+  errbuf err = {0};
   *out = NULL;
   if (len) *len = 0;
   rattan_status_options o;
   rattan_status_options_init(&o);
-  if (opts) memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size
-                                                         : sizeof o);
+  if (opts)
+    memcpy(&o, opts,
+           opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
   if ((unsigned)o.profile > RATTAN_PROFILE_BKFLOW ||
       (unsigned)o.format > RATTAN_FORMAT_CBOR || o.tz_offset_min < -1440 ||
       o.tz_offset_min > 1440)
-    return err_set(&re->err, RATTAN_EINVAL,
-                   "rattan_task_status: unknown profile or format, or a zone "
-                   "past a day");
+    return RATTAN_EINVAL;
   char trace[33];
   if (!o.trace_id) random_trace(trace);
   const char *tr = o.trace_id ? o.trace_id : trace;
@@ -534,7 +539,7 @@ int rattan_task_status(rattan_engine *re, const char *task,
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
-  int rc = eng_status_load(re->e, task, &st, &re->err);
+  int rc = eng_status_load(re->e, task, &st, &err);
   char msg[ERRBUF_MAX + 160];
   if (rc == RATTAN_ENOTFOUND) {
     snprintf(msg, sizeof msg,
@@ -545,12 +550,12 @@ int rattan_task_status(rattan_engine *re, const char *task,
              task);
     emit_error(&m, &o, CODE_NOT_EXIST, msg, tr);
   } else if (rc) {
-    snprintf(msg, sizeof msg, "fail: %s", re->err.msg);
+    snprintf(msg, sizeof msg, "fail: %s", err.msg);
     emit_error(&m, &o, CODE_UNKNOWN, msg, tr);
-  } else if (o.subprocess_id && (!*o.subprocess_id ||
-                                 strlen(o.subprocess_id) > RATTAN_ID_MAX)) {
-    rc = err_set(&re->err, RATTAN_EINVAL, "task %s: bad subprocess_id", task);
-    emit_error(&m, &o, CODE_PARAM_INVALID, re->err.msg, tr);
+  } else if (o.subprocess_id &&
+             (!*o.subprocess_id || strlen(o.subprocess_id) > RATTAN_ID_MAX)) {
+    rc = err_set(&err, RATTAN_EINVAL, "task %s: bad subprocess_id", task);
+    emit_error(&m, &o, CODE_PARAM_INVALID, err.msg, tr);
   }
   if (rc) {
     eng_status_free(&st);
@@ -564,7 +569,7 @@ int rattan_task_status(rattan_engine *re, const char *task,
     if (!w.queue) {
       eng_status_free(&st);
       buf_free(&b);
-      return err_set(&re->err, RATTAN_ENOMEM, "task %s: out of memory", task);
+      return RATTAN_ENOMEM;
     }
     w.folded = (uint8_t *)(w.queue + 2 * st.n);
   }

@@ -11,7 +11,8 @@ int64_t eng_now(eng *e) {
     case RATTAN_CLOCK_FIXED:
       return e->clock.start_us;
     case RATTAN_CLOCK_VIRTUAL:
-      return e->vnow;
+      /* Status readers on other threads read it while a driver moves it. */
+      return __atomic_load_n(&e->vnow, __ATOMIC_RELAXED);
     case RATTAN_CLOCK_HOOK:
       return e->clock.now_us(e->clock.ctx);
     default: {
@@ -23,5 +24,6 @@ int64_t eng_now(eng *e) {
 }
 
 void eng_clock_advance(eng *e, int64_t t) {
-  if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && t > e->vnow) e->vnow = t;
+  if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && t > e->vnow)
+    __atomic_store_n(&e->vnow, t, __ATOMIC_RELAXED);
 }

@@ -17,7 +17,7 @@ static int vclock_resume(eng *e, errbuf *err) {
   e->vclock_stored = e->vnow;
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
-  if (stored > e->vnow) e->vnow = stored;
+  eng_clock_advance(e, stored);
   e->vclock_stored = stored;
   return 0;
 }

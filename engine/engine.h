@@ -244,7 +244,8 @@ typedef struct eng_status_node {
 
 typedef struct eng_status {
   st_task task;
-  const st_def *def;      /* the engine's cached definition */
+  st_def def;             /* the task's definition (a private copy) */
+  uint32_t *by_id;        /* its node indices sorted by id */
   eng_status_node *nodes; /* in creation order; n == 0: never started */
   size_t n, cap;
   uint32_t root; /* index of the root pipeline's record */
@@ -254,7 +255,8 @@ typedef struct eng_status {
 
 /* Reads the task's records in one read transaction into *o (freed with
  * eng_status_free, also after a failure). RATTAN_ENOTFOUND names an
- * unknown task. o->def stays valid until the next call on e. */
+ * unknown task. Safe to call from any thread while another drives: it
+ * touches no engine state but the store and the clock. */
 int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err);
 void eng_status_free(eng_status *o);
 

@@ -26,6 +26,12 @@ static int by_id_cmp(const void *a, const void *b, void *d) {
                 node_id(d, *(const uint32_t *)b));
 }
 
+void def_index(const st_def *d, uint32_t *by_id) {
+  for (uint32_t i = 0; i < d->n_nodes; i++)
+    by_id[i] = i;
+  qsort_r(by_id, d->n_nodes, sizeof *by_id, by_id_cmp, (void *)d);
+}
+
 int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
             const uint32_t **by_id, errbuf *err) {
   for (unsigned i = 0; i < 8; i++)
@@ -47,9 +53,7 @@ int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
     st_def_free(&s->d);
     return rc;
   }
-  for (uint32_t i = 0; i < s->d.n_nodes; i++)
-    s->by_id[i] = i;
-  qsort_r(s->by_id, s->d.n_nodes, sizeof *s->by_id, by_id_cmp, &s->d);
+  def_index(&s->d, s->by_id);
   snprintf(s->task, sizeof s->task, "%s", task);
   e->def_next = (e->def_next + 1) % 8;
   *d = &s->d;

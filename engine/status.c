@@ -37,8 +37,8 @@ typedef struct load_ctx {
  * value, any other JSON value's text), or none. */
 static int load_ex_data(load_ctx *c, const char *node, eng_status_node *n) {
   st_slice v;
-  int rc = st_data_get(c->t, c->out->task.id, node, ST_DATA_EXEC, 0, &v,
-                       c->err);
+  int rc =
+      st_data_get(c->t, c->out->task.id, node, ST_DATA_EXEC, 0, &v, c->err);
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
   json_t *j = json_loadb(v.ptr, v.len, 0, NULL);
@@ -73,8 +73,8 @@ static int load_one(st_slice k, st_slice v, void *ctx) {
   size_t id_len = k.len - c->key_len;
   char idz[ST_ID_MAX + 1];
   if (id_len > ST_ID_MAX) {
-    c->rc = err_set(c->err, RATTAN_ECORRUPT, "task %s: bad state key",
-                    o->task.id);
+    c->rc =
+        err_set(c->err, RATTAN_ECORRUPT, "task %s: bad state key", o->task.id);
     return 1;
   }
   memcpy(idz, id, id_len);
@@ -154,8 +154,7 @@ static int link(eng_status *o, errbuf *err) {
   }
   rt_free(order);
   if (o->root == NO_NODE)
-    return err_set(err, RATTAN_ECORRUPT, "task %s: no root record",
-                   o->task.id);
+    return err_set(err, RATTAN_ECORRUPT, "task %s: no root record", o->task.id);
   /* Children in creation order: nodes are in it already. */
   for (size_t i = 0; i < n; i++) {
     eng_status_node *x = &o->nodes[i];
@@ -173,7 +172,6 @@ static int link(eng_status *o, errbuf *err) {
   return 0;
 }
 
-
 int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err) {
   *o = (eng_status){.root = NO_NODE};
   st_txn *t;
@@ -181,15 +179,23 @@ int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err) {
   if (rc) return rc;
   o->now = eng_now(e);
   rc = st_task_get(t, task, &o->task, err);
-  if (rc == RATTAN_ENOTFOUND)
-    err_set(err, rc, "task %s: no such task", task);
+  if (rc == RATTAN_ENOTFOUND) err_set(err, rc, "task %s: no such task", task);
   if (rc) goto out_end;
   load_ctx c = {.out = o, .t = t, .root = o->task.root, .err = err};
-  if ((rc = run_def(e, t, task, &c.d, &c.by_id, err))) goto out_end;
-  o->def = c.d;
+  /* A private copy of the definition, not the engine's cache: status
+   * may be read from other threads while one drives (the cache is the
+   * driver's). */
+  if ((rc = st_def_get(t, task, &o->def, err))) goto out_end;
+  if (!(o->by_id = rt_malloc((o->def.n_nodes ? o->def.n_nodes : 1) *
+                             sizeof *o->by_id))) {
+    rc = err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
+    goto out_end;
+  }
+  def_index(&o->def, o->by_id);
+  c.d = &o->def;
+  c.by_id = o->by_id;
   c.key_len = strlen(task) + 1;
-  rc = st_each(t, ST_DB_STATES, (st_slice){task, c.key_len}, load_one, &c,
-               err);
+  rc = st_each(t, ST_DB_STATES, (st_slice){task, c.key_len}, load_one, &c, err);
   if (rc == 1) rc = c.rc;
 out_end:
   st_read_end(t);
@@ -200,6 +206,8 @@ out_end:
 }
 
 void eng_status_free(eng_status *o) {
+  st_def_free(&o->def);
+  rt_free(o->by_id);
   rt_free(o->nodes);
   buf_free(&o->pool);
   *o = (eng_status){.root = NO_NODE};

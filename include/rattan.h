@@ -498,7 +498,10 @@ RATTAN_EXTERN void rattan_status_options_init(rattan_status_options *o);
  * RATTAN_EINVAL; a store failure) return their code and still set *out
  * to that envelope; only RATTAN_ENOMEM and missing arguments leave it
  * NULL. Never-started tasks and subprocesses that never ran give SOPS's
- * CREATED answer. */
+ * CREATED answer. An exception to the header's thread rule: other
+ * threads may call this on the same engine while one drives it; it does
+ * not set rattan_errmsg (the envelope carries the message). A bad
+ * profile, format or zone gives RATTAN_EINVAL and no envelope. */
 RATTAN_EXTERN int rattan_task_status(rattan_engine *e, const char *task,
                                      const rattan_status_options *o, char **out,
                                      size_t *len);

@@ -8,6 +8,7 @@
 #include <cbor.h>
 #include <ctype.h>
 #include <msgpack.h>
+#include <pthread.h>
 
 #include "exec_util.h"
 
@@ -49,8 +50,8 @@ static char *status(rattan_engine *e, const char *task, rattan_profile p,
   return out;
 }
 
-static json_t *status_json(rattan_engine *e, const char *task,
-                           rattan_profile p, int ex, const char *sub) {
+static json_t *status_json(rattan_engine *e, const char *task, rattan_profile p,
+                           int ex, const char *sub) {
   char *text = status(e, task, p, RATTAN_FORMAT_JSON, ex, sub, NULL);
   json_error_t je;
   json_t *j = json_loads(text, 0, &je);
@@ -59,7 +60,8 @@ static json_t *status_json(rattan_engine *e, const char *task,
   return j;
 }
 
-/* ---- Golden comparison ------------------------------------------------------ */
+/* ---- Golden comparison ------------------------------------------------------
+ */
 
 static int all(const char *s, const char *set) {
   return strspn(s, set) == strlen(s);
@@ -119,8 +121,8 @@ static void expect_shape(const char *path, json_t *got, json_t *want) {
     const char *gk = json_object_iter_key(gi), *wk = json_object_iter_key(wi);
     char sub[512];
     snprintf(sub, sizeof sub, "%s.%s", path, wk);
-    if (strcmp(gk, wk)) TEST_FAIL_("%s: key \"%s\" where the seed has it", sub,
-                                   gk);
+    if (strcmp(gk, wk))
+      TEST_FAIL_("%s: key \"%s\" where the seed has it", sub, gk);
     json_t *gv = json_object_iter_value(gi), *wv = json_object_iter_value(wi);
     if (json_is_object(wv))
       expect_shape(sub, gv, wv);
@@ -145,10 +147,10 @@ static void link_ids(json_t *p, const char *const *ids, int n) {
   for (int i = 0; i + 1 < n; i++) {
     char f[16];
     snprintf(f, sizeof f, "l%d", i + 1);
-    json_object_set_new(json_object_get(p, "flows"), f,
-                        json_pack("{s:s,s:s,s:s,s:b}", "id", f, "source",
-                                  ids[i], "target", ids[i + 1], "is_default",
-                                  0));
+    json_object_set_new(
+        json_object_get(p, "flows"), f,
+        json_pack("{s:s,s:s,s:s,s:b}", "id", f, "source", ids[i], "target",
+                  ids[i + 1], "is_default", 0));
   }
 }
 
@@ -179,9 +181,10 @@ void test_status_seed000_v1(void) {
 
 static int fail_cn(rattan_call *c, void *ctx) {
   (void)ctx;
-  rattan_call_fail(c, "\xe5\xae\x9a\xe6\x97\xb6\xe6\x97\xb6\xe9\x97\xb4\xe9\x9c"
-                      "\x80\xe6\x99\x9a\xe4\xba\x8e\xe5\xbd\x93\xe5\x89\x8d\xe6"
-                      "\x97\xb6\xe9\x97\xb4"); /* 定时时间需晚于当前时间 */
+  rattan_call_fail(c,
+                   "\xe5\xae\x9a\xe6\x97\xb6\xe6\x97\xb6\xe9\x97\xb4\xe9\x9c"
+                   "\x80\xe6\x99\x9a\xe4\xba\x8e\xe5\xbd\x93\xe5\x89\x8d\xe6"
+                   "\x97\xb6\xe9\x97\xb4"); /* 定时时间需晚于当前时间 */
   return 1;
 }
 
@@ -203,8 +206,8 @@ void test_status_seed001_chinese(void) {
   rattan_free(text);
   for (int f = RATTAN_FORMAT_MSGPACK; f <= RATTAN_FORMAT_CBOR; f++) {
     size_t n;
-    char *bytes = status(e, "10", RATTAN_PROFILE_SOPS_V1, (rattan_format)f, 1,
-                         NULL, &n);
+    char *bytes =
+        status(e, "10", RATTAN_PROFILE_SOPS_V1, (rattan_format)f, 1, NULL, &n);
     ASSERT(memmem(bytes, n, "\xe5\xae\x9a\xe6\x97\xb6", 6));
     rattan_free(bytes);
   }
@@ -227,7 +230,8 @@ void test_status_seed004_bkflow(void) {
   rattan_close(e);
 }
 
-/* ---- Encodings ------------------------------------------------------------------- */
+/* ---- Encodings
+ * ------------------------------------------------------------------- */
 
 static json_t *from_msgpack(const msgpack_object *o) {
   switch (o->type) {
@@ -375,5 +379,280 @@ void test_status_encodings_agree(void) {
       expect_encodings_agree(e, "t", (rattan_profile)p, ex, "sp");
       expect_encodings_agree(e, "fresh", (rattan_profile)p, ex, NULL);
     }
+  rattan_close(e);
+}
+
+/* ---- SOPS's rules
+ * ---------------------------------------------------------------- */
+
+static json_t *at(json_t *j, const char *path) {
+  char *copy = strdup(path), *save = NULL;
+  for (char *k = strtok_r(copy, ".", &save); k && j;
+       k = strtok_r(NULL, ".", &save))
+    j = json_object_get(j, k);
+  free(copy);
+  if (!j) TEST_FAIL_("no %s", path);
+  return j;
+}
+
+static const char *str_at(json_t *j, const char *path) {
+  const char *s = json_string_value(at(j, path));
+  if (!s) TEST_FAIL_("%s is not a string", path);
+  return s;
+}
+
+/* The keys of an object, space separated, in order. */
+static const char *keys(json_t *o) {
+  static char out[1024];
+  out[0] = '\0';
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) {
+    if (out[0]) strcat(out, " ");
+    strcat(out, k);
+  }
+  return out;
+}
+
+void test_status_v2_rules(void) {
+  rattan_engine *e = xu_open("db", 0);
+  mixed_tasks(e);
+  json_t *j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 1, NULL);
+  ASSERT_STR(keys(j), "result data code message trace_id");
+  json_t *d = at(j, "data");
+  ASSERT_STR(keys(d),
+             "id state root_id: parent_id version loop retry skip "
+             "error_ignorable error_ignored children elapsed_time start_time "
+             "finish_time ex_data name");
+  /* The root stays RUNNING in the engine; SOPS folds it from the failed
+   * branch, through the subprocess. */
+  ASSERT_EQ(xu_task_state(e, "t"), RATTAN_STATE_RUNNING);
+  ASSERT_STR(str_at(d, "state"), "FAILED");
+  ASSERT_STR(str_at(d, "children.sp.state"), "FAILED");
+  ASSERT_STR(str_at(d, "id"), "root");
+  ASSERT_STR(str_at(d, "parent_id"), "root");
+  ASSERT_STR(str_at(d, "root_id:"), "root");
+  ASSERT_STR(str_at(d, "name"), "t");
+  ASSERT(json_is_null(at(d, "finish_time")));
+  /* Children in creation order, names from the definition. */
+  ASSERT_STR(keys(at(d, "children")), "s a sp");
+  ASSERT_STR(keys(at(d, "children.sp.children")), "sp_s pg ok bad");
+  ASSERT_STR(str_at(d, "children.s.name"), "");
+  ASSERT_STR(str_at(d, "children.a.name"), "a");
+  ASSERT_STR(str_at(d, "children.sp.name"), "sp");
+  ASSERT_STR(str_at(d, "children.sp.children.pg.name"), "");
+  ASSERT_STR(str_at(d, "children.sp.children.bad.name"),
+             "\xe5\xa4\xb1\xe8\xb4\xa5");
+  ASSERT_STR(str_at(d, "children.sp.parent_id"), "root");
+  ASSERT_STR(str_at(d, "children.sp.children.ok.parent_id"), "sp");
+  ASSERT_STR(str_at(d, "children.sp.children.ok.root_id:"), "root");
+  /* ex_data: failed leaves only, on the top node only. */
+  ASSERT_STR(keys(at(d, "ex_data")), "bad");
+  ASSERT_STR(str_at(d, "ex_data.bad"), "boom \"quoted\"\n");
+  ASSERT(!json_object_get(at(d, "children.sp"), "ex_data"));
+  json_decref(j);
+
+  /* Without with_ex_data there is none. */
+  j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 0, NULL);
+  ASSERT(!json_object_get(at(j, "data"), "ex_data"));
+  json_decref(j);
+
+  /* Below a subprocess_id query every name is "" but the top's, which is
+   * the task's; the top keeps its own parent_id. */
+  j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 1, "sp");
+  d = at(j, "data");
+  ASSERT_STR(str_at(d, "id"), "sp");
+  ASSERT_STR(str_at(d, "parent_id"), "root");
+  ASSERT_STR(str_at(d, "name"), "t");
+  ASSERT_STR(str_at(d, "state"), "FAILED");
+  ASSERT_STR(str_at(d, "children.bad.name"), "");
+  ASSERT_STR(str_at(d, "children.ok.name"), "");
+  ASSERT_STR(str_at(d, "ex_data.bad"), "boom \"quoted\"\n");
+  json_decref(j);
+
+  /* A subprocess that never ran, and a task never started: CREATED, with
+   * no id, skip 0 and the early path's key order. */
+  const char *created[] = {"t", "fresh"};
+  for (int i = 0; i < 2; i++) {
+    j = status_json(e, created[i], RATTAN_PROFILE_SOPS_V2, 1,
+                    i ? NULL : "nope");
+    ASSERT_STR(keys(j), "result data message code trace_id");
+    ASSERT_STR(keys(at(j, "data")),
+               "start_time state retry skip finish_time elapsed_time "
+               "children name");
+    ASSERT_STR(str_at(j, "data.state"), "CREATED");
+    ASSERT(json_is_integer(at(j, "data.skip")));
+    json_decref(j);
+  }
+  j = status_json(e, "fresh", RATTAN_PROFILE_BKFLOW, 0, NULL);
+  ASSERT_STR(keys(at(j, "data")),
+             "start_time state retry skip finish_time elapsed_time children");
+  json_decref(j);
+
+  /* An unknown task: SOPS's not-found answer, and RATTAN_ENOTFOUND. */
+  char *out;
+  size_t n;
+  ASSERT_ERR(rattan_task_status(e, "ghost", NULL, &out, &n), RATTAN_ENOTFOUND);
+  j = json_loads(out, 0, NULL);
+  ASSERT_STR(keys(j), "result message data code");
+  ASSERT_EQ(json_integer_value(at(j, "code")), 3540400);
+  ASSERT_CONTAINS(str_at(j, "message"), "TaskFlowInstance(id=ghost)");
+  json_decref(j);
+  rattan_free(out);
+  rattan_close(e);
+}
+
+/* bamboo's root entry takes both error flags from the last record read,
+ * not its own: here an ignored failure created after everything else. */
+void test_status_root_flags_quirk(void) {
+  rattan_engine *e = xu_open("db", 0);
+  json_t *p = tb_new("p", "s", "e");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
+  tb_act(p, "wait", "pause");
+  json_t *ign = tb_act(p, "ign", "fail");
+  json_object_set_new(ign, "error_ignorable", json_true());
+  tb_link(p, "s pg wait cg e");
+  tb_link(p, "pg ign cg");
+  xu_run(e, p, "t");
+  EXPECT_NODE(e, "t", "ign", RATTAN_STATE_FINISHED, 1, 1, 0, 0, 1);
+  EXPECT_NODE(e, "t", "p", RATTAN_STATE_RUNNING, 1, 1, 0, 0, 0);
+  json_t *j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 0, NULL);
+  ASSERT(json_is_true(at(j, "data.error_ignorable")));
+  ASSERT(json_is_true(at(j, "data.error_ignored")));
+  ASSERT(json_is_false(at(j, "data.children.wait.error_ignored")));
+  ASSERT_STR(keys(at(j, "data.children")), "s pg wait ign");
+  json_decref(j);
+  rattan_close(e);
+}
+
+static int64_t hook_now(void *ctx) {
+  return *(int64_t *)ctx;
+}
+
+/* Times: the zone, elapsed_time rounded half to even (from now while
+ * running), state_refresh_at with milliseconds. */
+void test_status_times(void) {
+  static int64_t now = SEED000_T + 320999;
+  rattan_options o;
+  rattan_options_init(&o);
+  o.durability = RATTAN_DURABILITY_NOSYNC;
+  o.clock.kind = RATTAN_CLOCK_HOOK;
+  o.clock.now_us = hook_now;
+  o.clock.ctx = &now;
+  rattan_engine *e;
+  char msg[256];
+  ASSERT_OK(rattan_open(test_path("db"), &o, &e, msg, sizeof msg), msg);
+  xu_register(e);
+  xu_run(e, TB_LINE("p", "s wait e", "pause"), "t");
+  now += 2500000; /* 2.5 s: rounds to 2 */
+  rattan_status_options so;
+  rattan_status_options_init(&so);
+  so.tz_offset_min = -90;
+  char *out;
+  ASSERT_OK(rattan_task_status(e, "t", &so, &out, NULL), "status");
+  json_t *j = json_loads(out, 0, NULL);
+  rattan_free(out);
+  ASSERT_EQ(json_integer_value(at(j, "data.children.wait.elapsed_time")), 2);
+  ASSERT_STR(str_at(j, "data.children.wait.start_time"),
+             "2020-08-17 10:43:53 -0130");
+  ASSERT(json_is_null(at(j, "data.children.wait.finish_time")));
+  json_decref(j);
+  now += 1000000; /* 3.5 s: rounds to 4 */
+  j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 0, NULL);
+  ASSERT_EQ(json_integer_value(at(j, "data.children.wait.elapsed_time")), 4);
+  ASSERT_EQ(json_integer_value(at(j, "data.elapsed_time")), 4);
+  ASSERT_STR(str_at(j, "data.children.s.finish_time"),
+             "2020-08-17 20:13:53 +0800");
+  json_decref(j);
+  j = status_json(e, "t", RATTAN_PROFILE_SOPS_V1, 0, NULL);
+  ASSERT_STR(str_at(j, "data.children.s.state_refresh_at"),
+             "2020-08-17T12:13:53.320Z");
+  ASSERT_STR(str_at(j, "data.children.wait.finish_time"), "");
+  ASSERT_STR(str_at(j, "data.version"), "");
+  ASSERT_EQ(strlen(str_at(j, "data.children.s.version")), 32);
+  json_decref(j);
+  rattan_close(e);
+}
+
+/* Children come in creation order (not id order), the same after the
+ * engine is reopened. */
+void test_status_children_order_reopen(void) {
+  rattan_engine *e = xu_open("db", 0);
+  xu_run(e, TB_LINE("p", "z y x w", "noop", "noop"), "t");
+  char *before =
+      status(e, "t", RATTAN_PROFILE_SOPS_V2, RATTAN_FORMAT_JSON, 0, NULL, NULL);
+  json_t *j = json_loads(before, 0, NULL);
+  ASSERT_STR(keys(at(j, "data.children")), "z y x w");
+  json_decref(j);
+  e = xu_reopen(e, "db", 0);
+  char *after =
+      status(e, "t", RATTAN_PROFILE_SOPS_V2, RATTAN_FORMAT_JSON, 0, NULL, NULL);
+  ASSERT_STR(after, before);
+  rattan_free(before);
+  rattan_free(after);
+  rattan_close(e);
+}
+
+/* Readers on other threads ask for status while one thread drives: every
+ * answer is whole (a JSON envelope with a known state), and the last one
+ * sees the end. */
+typedef struct reader {
+  rattan_engine *e;
+  volatile int *done;
+  int answers;
+} reader;
+
+static void *read_status(void *arg) {
+  reader *r = arg;
+  while (!*r->done || r->answers == 0) {
+    char *out;
+    size_t n;
+    rattan_status_options o;
+    rattan_status_options_init(&o);
+    o.format = (rattan_format)(r->answers % 3);
+    o.trace_id = "t";
+    if (rattan_task_status(r->e, "t", &o, &out, &n)) abort();
+    if (o.format == RATTAN_FORMAT_JSON) {
+      json_t *j = json_loads(out, 0, NULL);
+      const char *st = json_string_value(
+          json_object_get(json_object_get(j, "data"), "state"));
+      if (!st || (strcmp(st, "RUNNING") && strcmp(st, "FINISHED") &&
+                  strcmp(st, "CREATED")))
+        abort();
+      json_decref(j);
+    }
+    rattan_free(out);
+    r->answers++;
+  }
+  return NULL;
+}
+
+void test_status_threads(void) {
+  rattan_engine *e = xu_open("db", 0);
+  json_t *p = tb_new("p", "s", "e");
+  tb_fan(p, "pg", "cg", "n", 200, "noop");
+  tb_fork(p, "pg", "ParallelGateway", "cg");
+  tb_link(p, "s pg");
+  tb_link(p, "cg e");
+  xu_start_tree(e, p, "t");
+  volatile int done = 0;
+  reader r[2] = {{e, &done, 0}, {e, &done, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ASSERT_EQ(pthread_create(&th[i], NULL, read_status, &r[i]), 0);
+  rattan_drive_result res;
+  for (;;) {
+    ASSERT_OK(rattan_drive(e, "t", 5, &res), rattan_errmsg(e));
+    if (!res.more) break;
+  }
+  done = 1;
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    ASSERT(r[i].answers > 0);
+  }
+  json_t *j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 0, NULL);
+  ASSERT_STR(str_at(j, "data.state"), "FINISHED");
+  ASSERT_EQ(json_object_size(at(j, "data.children")), 200 + 4);
+  json_decref(j);
   rattan_close(e);
 }
