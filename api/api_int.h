@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "engine/engine.h"
+#include "engine/expr.h"
 #include "store/cbw.h"
 #include "rattan.h"
 

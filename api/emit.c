@@ -1,6 +1,7 @@
 /* The status encoders' writer (see emit.h). */
 #include "emit.h"
 
+#include <cbor.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,7 +76,7 @@ void em_end(emitter *m, int list) {
  * two-character escapes, everything else as \uXXXX (lowercase hex; code
  * points past U+FFFF as surrogate pairs). Bytes that are not UTF-8 (never
  * stored, but checked) become U+FFFD. */
-static void json_string(emitter *m, const char *s, size_t n) {
+static void json_text(emitter *m, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)s, *end = p + n;
   raw(m, "\"", 1);
@@ -147,7 +148,7 @@ void em_strn(emitter *m, const char *s, size_t n) {
   if (m->oom) return;
   if (m->fmt == EM_JSON) {
     before_item(m);
-    json_string(m, s, n);
+    json_text(m, s, n);
   } else if (m->fmt == EM_MSGPACK) {
     if (msgpack_pack_str(&m->pk, n) || msgpack_pack_str_body(&m->pk, s, n))
       m->oom = 1;
@@ -211,4 +212,63 @@ void em_str_or_null(emitter *m, const char *s) {
     em_str(m, s);
   else
     em_null(m);
+}
+
+void em_json(emitter *m, const json_t *j) {
+  switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+      const char *k;
+      json_t *v;
+      em_map(m, json_object_size(j));
+      json_object_foreach((json_t *)j, k, v) {
+        em_key(m, k);
+        em_json(m, v);
+      }
+      em_end(m, 0);
+      break;
+    }
+    case JSON_ARRAY:
+      em_list(m, json_array_size(j));
+      for (size_t i = 0; i < json_array_size(j); i++)
+        em_json(m, json_array_get(j, i));
+      em_end(m, 1);
+      break;
+    case JSON_STRING:
+      em_strn(m, json_string_value(j), json_string_length(j));
+      break;
+    case JSON_INTEGER:
+      em_int(m, json_integer_value(j));
+      break;
+    case JSON_REAL:
+      em_real(m, json_real_value(j));
+      break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+      em_bool(m, json_is_true(j));
+      break;
+    default:
+      em_null(m);
+  }
+}
+
+void em_real(emitter *m, double v) {
+  if (m->oom) return;
+  if (m->fmt == EM_JSON) {
+    /* Python's repr of a float (json.dumps writes floats so). */
+    buf t = {0};
+    xv x = {.kind = XV_FLOAT, .u.f = v};
+    before_item(m);
+    if (xv_repr(&x, &t))
+      m->oom = 1;
+    else
+      raw(m, (const char *)t.data, t.len);
+    buf_free(&t);
+  } else if (m->fmt == EM_MSGPACK) {
+    if (msgpack_pack_double(&m->pk, v)) m->oom = 1;
+  } else if (buf_reserve(m->out, 9)) {
+    m->oom = 1;
+  } else {
+    m->out->len += cbor_encode_double(v, m->out->data + m->out->len,
+                                      m->out->cap - m->out->len);
+  }
 }

@@ -10,6 +10,7 @@
 #ifndef RATTAN_EMIT_H
 #define RATTAN_EMIT_H
 
+#include <jansson.h>
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,5 +45,9 @@ void em_str_or_null(emitter *m, const char *s);
 void em_int(emitter *m, int64_t v);
 void em_bool(emitter *m, int v);
 void em_null(emitter *m);
+/* A float as Python prints it (JSON), or a double. */
+void em_real(emitter *m, double v);
+/* Any JSON value, recursively (objects keep their key order). */
+void em_json(emitter *m, const json_t *j);
 
 #endif

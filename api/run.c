@@ -180,3 +180,19 @@ int rattan_task_state(rattan_engine *re, const char *task, rattan_state *out) {
   if (!rc) *out = (rattan_state)s.state;
   return rc;
 }
+
+typedef struct each_ctx {
+  rattan_task_fn fn;
+  void *ctx;
+} each_ctx;
+
+static int each_task(void *ctx, const st_task *t, int state) {
+  each_ctx *c = ctx;
+  return c->fn(c->ctx, t->id, t->name, (rattan_state)state);
+}
+
+int rattan_task_each(rattan_engine *re, rattan_task_fn fn, void *ctx) {
+  REQUIRE(re, fn, "rattan_task_each");
+  each_ctx c = {fn, ctx};
+  return eng_task_each(re->e, each_task, &c, &re->err);
+}

@@ -20,18 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "emit.h"
-
-/* Folded states beyond rattan_state. */
-#define NODE_SUSPENDED RATTAN_STATE_COUNT
-#define NO_NODE        UINT32_MAX
-
-/* SOPS error codes (gcloud/err_code.py). */
-enum {
-  CODE_PARAM_INVALID = 3540000,
-  CODE_NOT_EXIST = 3540400,
-  CODE_UNKNOWN = 3599999
-};
+#include "status_int.h"
 
 void rattan_status_options_init(rattan_status_options *o) {
   *o = (rattan_status_options){.struct_size = sizeof *o, .tz_offset_min = 480};
@@ -70,7 +59,7 @@ static civil civil_of(int64_t us, int off_min) {
 }
 
 /* format_datetime: "2020-08-17 20:13:53 +0800". */
-static void local_time(int64_t us, int off_min, char out[40]) {
+void st_local_time(int64_t us, int off_min, char out[40]) {
   civil c = civil_of(us, off_min);
   int a = off_min < 0 ? -off_min : off_min;
   snprintf(out, 40, "%04d-%02d-%02d %02d:%02d:%02d %c%02d%02d", c.y, c.mo, c.d,
@@ -88,7 +77,7 @@ static void iso_utc(int64_t us, char out[40]) {
 }
 
 /* calculate_elapsed_time: Python's round() of the seconds, half to even. */
-static int64_t elapsed(const st_state *s, int64_t now) {
+int64_t st_elapsed(const st_state *s, int64_t now) {
   if (s->started == ST_NO_TIME) return 0;
   int64_t d = (s->archived != ST_NO_TIME ? s->archived : now) - s->started;
   int64_t q = d >= 0 ? d / 1000000 : -((-d + 999999) / 1000000);
@@ -99,17 +88,6 @@ static int64_t elapsed(const st_state *s, int64_t now) {
 
 /* ---- The walk
  * ------------------------------------------------------------------ */
-
-typedef struct walk {
-  const eng_status *st;
-  const rattan_status_options *o;
-  emitter *m;
-  uint8_t *folded; /* per record */
-  uint32_t *queue; /* ex_data's breadth-first search */
-  int names;       /* v2: look names up (not under a subprocess query) */
-  uint32_t top;    /* the record the answer is about */
-  int ex;          /* the top carries ex_data */
-} walk;
 
 static const char *pool(const walk *w) {
   return (const char *)w->st->pool.data;
@@ -123,11 +101,11 @@ static const eng_status_node *rec(const walk *w, uint32_t i) {
  * FAILED wins, then SUSPENDED (or NODE_SUSPENDED, except in BKFlow); the
  * v1 profile lets a RUNNING child keep it RUNNING, as the legacy engine's
  * BLOCKED rule does. */
-static int fold(walk *w, uint32_t i) {
+int walk_fold(walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
   int failed = 0, suspended = 0, running = 0;
   for (uint32_t c = n->first; c != NO_NODE; c = rec(w, c)->next) {
-    int s = fold(w, c);
+    int s = walk_fold(w, c);
     failed |= s == RATTAN_STATE_FAILED;
     running |= s == RATTAN_STATE_RUNNING;
     suspended |=
@@ -191,7 +169,7 @@ static void emit_ex_data(walk *w) {
   em_end(w->m, 0);
 }
 
-static void emit_time(walk *w, int64_t t) {
+void walk_time(walk *w, int64_t t) {
   char text[40];
   if (t == ST_NO_TIME) {
     if (w->o->profile == RATTAN_PROFILE_SOPS_V2)
@@ -200,7 +178,7 @@ static void emit_time(walk *w, int64_t t) {
       em_str(w->m, "");
     return;
   }
-  local_time(t, w->o->tz_offset_min, text);
+  st_local_time(t, w->o->tz_offset_min, text);
   em_str(w->m, text);
 }
 
@@ -248,15 +226,18 @@ static const char *v2_name(const walk *w, uint32_t i) {
   return w->st->def.pool + dn->name;
 }
 
-static void emit_node(walk *w, uint32_t i);
-
 static void emit_children(walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
   em_key(w->m, "children");
+  if (w->detail && i != w->top) {
+    em_map(w->m, 0);
+    em_end(w->m, 0);
+    return;
+  }
   em_map(w->m, n->n_children);
   for (uint32_t c = n->first; c != NO_NODE; c = rec(w, c)->next) {
     em_key(w->m, pool(w) + rec(w, c)->id);
-    emit_node(w, c);
+    walk_node(w, c);
   }
   em_end(w->m, 0);
 }
@@ -266,7 +247,8 @@ static void emit_v1(walk *w, uint32_t i) {
   emitter *m = w->m;
   int top = i == w->top;
   char text[40];
-  em_map(m, 13 + (top && w->ex));
+  int kids = !(top && w->no_children);
+  em_map(m, 12 + kids + (top && w->ex));
   em_key(m, "id");
   em_str(m, pool(w) + n->id);
   em_key(m, "state");
@@ -292,17 +274,17 @@ static void emit_v1(walk *w, uint32_t i) {
     em_str(m, text);
   }
   em_key(m, "elapsed_time");
-  em_int(m, elapsed(&n->s, w->st->now));
-  emit_children(w, i);
+  em_int(m, st_elapsed(&n->s, w->st->now));
+  if (kids) emit_children(w, i);
   em_key(m, "start_time");
-  emit_time(w, n->s.started);
+  walk_time(w, n->s.started);
   em_key(m, "finish_time");
-  emit_time(w, n->s.archived);
+  walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
   em_end(m, 0);
 }
 
-static void emit_node(walk *w, uint32_t i) {
+void walk_node(walk *w, uint32_t i) {
   if (w->o->profile == RATTAN_PROFILE_SOPS_V1) {
     emit_v1(w, i);
     return;
@@ -315,7 +297,8 @@ static void emit_node(walk *w, uint32_t i) {
    * come from the last record its loop read (an upstream slip kept). */
   int flags =
       is_root ? w->st->nodes[w->st->n - 1].s.error_ignored : n->s.error_ignored;
-  em_map(m, 14 + (top && w->ex) + v2);
+  int kids = !(top && w->no_children), named = v2 && !w->no_names;
+  em_map(m, 13 + kids + (top && w->ex) + named + (top ? w->extra : 0));
   em_key(m, "id");
   em_str(m, pool(w) + n->id);
   em_key(m, "state");
@@ -323,7 +306,7 @@ static void emit_node(walk *w, uint32_t i) {
   em_key(m, "root_id:");
   em_str(m, n->s.root_id);
   em_key(m, "parent_id");
-  em_str(m, is_root ? n->s.root_id : n->s.parent_id);
+  em_str(m, is_root || (top && w->detail) ? n->s.root_id : n->s.parent_id);
   em_key(m, "version");
   em_str(m, n->s.version);
   em_key(m, "loop");
@@ -336,19 +319,19 @@ static void emit_node(walk *w, uint32_t i) {
   em_bool(m, flags);
   em_key(m, "error_ignored");
   em_bool(m, flags);
-  emit_children(w, i);
+  if (kids) emit_children(w, i);
   em_key(m, "elapsed_time");
-  em_int(m, elapsed(&n->s, w->st->now));
+  em_int(m, st_elapsed(&n->s, w->st->now));
   em_key(m, "start_time");
-  emit_time(w, n->s.started);
+  walk_time(w, n->s.started);
   em_key(m, "finish_time");
-  emit_time(w, n->s.archived);
+  walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
-  if (v2) {
+  if (named) {
     em_key(m, "name");
     em_str(m, top ? w->st->task.name : v2_name(w, i));
   }
-  em_end(m, 0);
+  if (!(top && w->extra)) em_end(m, 0);
 }
 
 /* ---- Envelopes
@@ -381,7 +364,7 @@ static void emit_created(walk *w) {
   em_end(m, 0);
 }
 
-static void emit_trace(emitter *m, const char *key, const char *trace) {
+void st_emit_trace(emitter *m, const char *key, const char *trace) {
   em_key(m, key);
   em_str(m, trace);
 }
@@ -403,13 +386,13 @@ static void emit_ok(walk *w, int created, const char *trace) {
         em_key(m, "code");
         em_int(m, 0);
       } else {
-        emit_node(w, w->top);
+        walk_node(w, w->top);
         em_key(m, "code");
         em_int(m, 0);
         em_key(m, "message");
         em_str(m, "");
       }
-      emit_trace(m, "trace_id", trace);
+      st_emit_trace(m, "trace_id", trace);
       break;
     case RATTAN_PROFILE_SOPS_V1: /* seed 000 */
       em_map(m, 5);
@@ -419,11 +402,11 @@ static void emit_ok(walk *w, int created, const char *trace) {
       if (created)
         emit_created(w);
       else
-        emit_node(w, w->top);
+        walk_node(w, w->top);
       em_key(m, "code");
       em_int(m, 0);
-      emit_trace(m, "request_id", trace);
-      emit_trace(m, "trace_id", trace);
+      st_emit_trace(m, "request_id", trace);
+      st_emit_trace(m, "trace_id", trace);
       break;
     case RATTAN_PROFILE_BKFLOW: /* seed 004 */
       em_map(m, 3);
@@ -433,7 +416,7 @@ static void emit_ok(walk *w, int created, const char *trace) {
       if (created)
         emit_created(w);
       else
-        emit_node(w, w->top);
+        walk_node(w, w->top);
       em_key(m, "message");
       em_str(m, "");
       break;
@@ -442,8 +425,8 @@ static void emit_ok(walk *w, int created, const char *trace) {
 }
 
 /* An error answer: SOPS's shape for the code, BKFlow's own. */
-static void emit_error(emitter *m, const rattan_status_options *o, int code,
-                       const char *message, const char *trace) {
+void st_emit_error(emitter *m, const rattan_status_options *o, int code,
+                   const char *message, const char *trace) {
   if (o->profile == RATTAN_PROFILE_BKFLOW) {
     em_map(m, 3);
     em_key(m, "result");
@@ -475,7 +458,7 @@ static void emit_error(emitter *m, const rattan_status_options *o, int code,
     em_str(m, message);
     em_key(m, "code");
     em_int(m, code);
-    emit_trace(m, "trace_id", trace);
+    st_emit_trace(m, "trace_id", trace);
   } else {
     em_map(m, 4);
     em_key(m, "result");
@@ -484,7 +467,7 @@ static void emit_error(emitter *m, const rattan_status_options *o, int code,
     em_str(m, message);
     em_key(m, "code");
     em_int(m, code);
-    emit_trace(m, "trace_id", trace);
+    st_emit_trace(m, "trace_id", trace);
   }
   em_end(m, 0);
 }
@@ -492,7 +475,7 @@ static void emit_error(emitter *m, const rattan_status_options *o, int code,
 /* ---- rattan_task_status
  * ------------------------------------------------------------ */
 
-static void random_trace(char out[33]) {
+void st_random_trace(char out[33]) {
   static const char hex[] = "0123456789abcdef";
   uint64_t a = eng_random_seed(), b = eng_random_seed();
   for (int i = 0; i < 16; i++) {
@@ -502,8 +485,26 @@ static void random_trace(char out[33]) {
   out[32] = '\0';
 }
 
+int st_begin(const rattan_status_options *in, rattan_status_options *o,
+             char trace[33], char **out, size_t *len) {
+  *out = NULL;
+  if (len) *len = 0;
+  rattan_status_options_init(o);
+  if (in)
+    memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
+  if ((unsigned)o->profile > RATTAN_PROFILE_BKFLOW ||
+      (unsigned)o->format > RATTAN_FORMAT_CBOR || o->tz_offset_min < -1440 ||
+      o->tz_offset_min > 1440)
+    return RATTAN_EINVAL;
+  if (!o->trace_id) {
+    st_random_trace(trace);
+    o->trace_id = trace;
+  }
+  return 0;
+}
+
 /* Hands the buffer to the caller (NUL-terminated for JSON). */
-static int finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
+int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
   if (m->oom || buf_append(b, "", 1)) {
     buf_free(b);
     return RATTAN_ENOMEM;
@@ -520,26 +521,15 @@ int rattan_task_status(rattan_engine *re, const char *task,
    * engine's error report (the envelope carries the message). */
   if (!re || !task || !out) return RATTAN_EINVAL;
   errbuf err = {0};
-  *out = NULL;
-  if (len) *len = 0;
   rattan_status_options o;
-  rattan_status_options_init(&o);
-  if (opts)
-    memcpy(&o, opts,
-           opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-  if ((unsigned)o.profile > RATTAN_PROFILE_BKFLOW ||
-      (unsigned)o.format > RATTAN_FORMAT_CBOR || o.tz_offset_min < -1440 ||
-      o.tz_offset_min > 1440)
-    return RATTAN_EINVAL;
   char trace[33];
-  if (!o.trace_id) random_trace(trace);
-  const char *tr = o.trace_id ? o.trace_id : trace;
-
+  if (st_begin(opts, &o, trace, out, len)) return RATTAN_EINVAL;
+  const char *tr = o.trace_id;
   buf b = {0};
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
-  int rc = eng_status_load(re->e, task, &st, &err);
+  int rc = eng_status_load(re->e, task, NULL, &st, &err);
   char msg[ERRBUF_MAX + 160];
   if (rc == RATTAN_ENOTFOUND) {
     snprintf(msg, sizeof msg,
@@ -548,18 +538,18 @@ int rattan_task_status(rattan_engine *re, const char *task,
              "\u9519\u8bef\u5185\u5bb9 TaskFlowInstance(id=%s) does not "
              "exist. | process_exception",
              task);
-    emit_error(&m, &o, CODE_NOT_EXIST, msg, tr);
+    st_emit_error(&m, &o, CODE_NOT_EXIST, msg, tr);
   } else if (rc) {
     snprintf(msg, sizeof msg, "fail: %s", err.msg);
-    emit_error(&m, &o, CODE_UNKNOWN, msg, tr);
+    st_emit_error(&m, &o, CODE_UNKNOWN, msg, tr);
   } else if (o.subprocess_id &&
              (!*o.subprocess_id || strlen(o.subprocess_id) > RATTAN_ID_MAX)) {
     rc = err_set(&err, RATTAN_EINVAL, "task %s: bad subprocess_id", task);
-    emit_error(&m, &o, CODE_PARAM_INVALID, err.msg, tr);
+    st_emit_error(&m, &o, CODE_PARAM_INVALID, err.msg, tr);
   }
   if (rc) {
     eng_status_free(&st);
-    return finish(&m, &b, out, len, rc);
+    return st_finish(&m, &b, out, len, rc);
   }
 
   walk w = {.st = &st, .o = &o, .m = &m, .names = !o.subprocess_id};
@@ -579,11 +569,11 @@ int rattan_task_status(rattan_engine *re, const char *task,
     created = w.top == NO_NODE;
   }
   if (!created) {
-    fold(&w, w.top);
+    walk_fold(&w, w.top);
     w.ex = o.with_ex_data && w.folded[w.top] == RATTAN_STATE_FAILED;
   }
   emit_ok(&w, created, tr);
   rt_free(w.queue);
   eng_status_free(&st);
-  return finish(&m, &b, out, len, 0);
+  return st_finish(&m, &b, out, len, 0);
 }

@@ -46,5 +46,7 @@ int cmd_drive(const cli *c, int argc, char **argv);
 int cmd_operate(const cli *c, int argc, char **argv);
 int cmd_node(const cli *c, int argc, char **argv);
 int cmd_status(const cli *c, int argc, char **argv);
+int cmd_detail(const cli *c, int argc, char **argv);
+int cmd_tasks(const cli *c, int argc, char **argv);
 
 #endif

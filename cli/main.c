@@ -25,6 +25,8 @@ static const char usage[] =
     "  operate TASK ACTION     start, pause, resume or revoke a task\n"
     "  node TASK NODE ACTION   retry, skip, callback, ... one node\n"
     "  status TASK             get_task_status, as SOPS answers it\n"
+    "  detail TASK NODE        get_task_node_detail\n"
+    "  tasks                   one line per task: id, state, name\n"
     "  help                    this text (also --help)\n"
     "\n"
     "options:\n"
@@ -248,6 +250,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "operate")) return cmd_operate(&c, argc, argv);
   if (!strcmp(cmd, "node")) return cmd_node(&c, argc, argv);
   if (!strcmp(cmd, "status")) return cmd_status(&c, argc, argv);
+  if (!strcmp(cmd, "detail")) return cmd_detail(&c, argc, argv);
+  if (!strcmp(cmd, "tasks")) return cmd_tasks(&c, argc, argv);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return EXIT_DONE;

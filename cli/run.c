@@ -222,13 +222,15 @@ int cmd_node(const cli *c, int argc, char **argv) {
   return with_task(c, "node", pos[0], do_node, &a);
 }
 
-static const char status_usage[] =
-    "usage: rattan status TASK [--subprocess-id ID] [--with-ex-data]\n"
-    "                   [--profile sops-v2|sops-v1|bkflow]\n"
-    "                   [--format json|msgpack|cbor] [--pretty]\n"
-    "                   [--trace-id ID]\n"
-    "  prints get_task_status's whole envelope (msgpack and CBOR as bytes)\n"
-    "exit codes: 0 done; 1 an error envelope (unknown task, ...); 2 usage\n";
+static const char detail_usage[] =
+    "usage: rattan detail TASK NODE [--loop N] [--format json|msgpack|cbor]\n"
+    "                   [--pretty] [--trace-id ID]\n"
+    "  prints get_task_node_detail's envelope\n"
+    "exit codes: 0 done; 1 an error envelope; 2 usage\n";
+
+static const char tasks_usage[] =
+    "usage: rattan tasks\n"
+    "  one line per task: id, state, name (tab separated)\n";
 
 /* Flags without values, taken out of argv before cli_args. */
 static int take_flag(int *argc, char **argv, const char *flag) {
@@ -240,6 +242,79 @@ static int take_flag(int *argc, char **argv, const char *flag) {
     }
   return 0;
 }
+
+/* Prints an answer (msgpack and CBOR as bytes). */
+static int print_answer(rattan_engine *e, const char *cmd, int rc, char *text,
+                        size_t len, int json) {
+  if (text) {
+    fwrite(text, 1, len, stdout);
+    if (json) putchar('\n');
+  } else {
+    refused(e, cmd, rc);
+  }
+  rattan_free(text);
+  return rc ? EXIT_REFUSED : EXIT_DONE;
+}
+
+int cmd_detail(const cli *c, int argc, char **argv) {
+  rattan_status_options o;
+  rattan_status_options_init(&o);
+  o.tz_offset_min = c->tz_offset_min;
+  o.pretty = take_flag(&argc, argv, "--pretty");
+  static const char *const names[] = {"loop", "format", "trace-id"};
+  const char *vals[3] = {NULL, NULL, NULL}, *pos[2];
+  if (cli_args(argc, argv, detail_usage, names, vals, 3, pos, 2,
+               "TASK and NODE"))
+    return EXIT_USAGE;
+  static const char *const formats[] = {"json", "msgpack", "cbor"};
+  int f = vals[1] ? -1 : 0;
+  for (int i = 0; i < 3 && vals[1]; i++)
+    if (!strcmp(vals[1], formats[i])) f = i;
+  char *end = NULL;
+  unsigned long loop = vals[0] ? strtoul(vals[0], &end, 10) : 0;
+  if (f < 0 || (vals[0] && (!*vals[0] || *end || loop > UINT32_MAX))) {
+    fprintf(stderr, "rattan detail: bad --%s\n%s", f < 0 ? "format" : "loop",
+            detail_usage);
+    return EXIT_USAGE;
+  }
+  o.format = (rattan_format)f;
+  o.trace_id = vals[2];
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  char *text;
+  size_t len;
+  int rc =
+      rattan_node_detail(e, pos[0], pos[1], (unsigned)loop, &o, &text, &len);
+  int code = print_answer(e, "detail", rc, text, len, f == 0);
+  rattan_close(e);
+  return code;
+}
+
+static int print_task(void *ctx, const char *id, const char *name,
+                      rattan_state state) {
+  (void)ctx;
+  printf("%s\t%s\t%s\n", id, rattan_state_name(state), name);
+  return 0;
+}
+
+int cmd_tasks(const cli *c, int argc, char **argv) {
+  if (cli_args(argc, argv, tasks_usage, NULL, NULL, 0, NULL, 0, ""))
+    return EXIT_USAGE;
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  int rc = rattan_task_each(e, print_task, NULL);
+  if (rc) refused(e, "tasks", rc);
+  rattan_close(e);
+  return rc ? EXIT_REFUSED : EXIT_DONE;
+}
+
+static const char status_usage[] =
+    "usage: rattan status TASK [--subprocess-id ID] [--with-ex-data]\n"
+    "                   [--profile sops-v2|sops-v1|bkflow]\n"
+    "                   [--format json|msgpack|cbor] [--pretty]\n"
+    "                   [--trace-id ID]\n"
+    "  prints get_task_status's whole envelope (msgpack and CBOR as bytes)\n"
+    "exit codes: 0 done; 1 an error envelope (unknown task, ...); 2 usage\n";
 
 int cmd_status(const cli *c, int argc, char **argv) {
   rattan_status_options o;
@@ -274,13 +349,8 @@ int cmd_status(const cli *c, int argc, char **argv) {
   char *text;
   size_t len;
   int rc = rattan_task_status(e, task, &o, &text, &len);
-  if (text) {
-    fwrite(text, 1, len, stdout);
-    if (o.format == RATTAN_FORMAT_JSON) putchar('\n');
-  } else {
-    refused(e, "status", rc);
-  }
-  rattan_free(text);
+  int code =
+      print_answer(e, "status", rc, text, len, o.format == RATTAN_FORMAT_JSON);
   rattan_close(e);
-  return rc ? EXIT_REFUSED : EXIT_DONE;
+  return code;
 }

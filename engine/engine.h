@@ -156,6 +156,13 @@ int eng_validate(const char *json, size_t len, const char *template_id,
 
 /* The task's record; RATTAN_ENOTFOUND (with a message) if none. */
 int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err);
+/* Calls fn for every task in id order with its root's state (CREATED
+ * before start), in one read transaction; a non-zero return stops the
+ * walk and is returned. */
+int eng_task_each(eng *e, int (*fn)(void *ctx, const st_task *task, int state),
+                  void *ctx, errbuf *err);
+/* 1 if the task exists, 0 if not (or it cannot be read). */
+int eng_task_exists(eng *e, const char *task);
 
 /* The task's definition as bamboo pipeline_tree JSON text, allocated with
  * rt_malloc (the caller frees it); *len is its length. */
@@ -228,6 +235,11 @@ int eng_node_history_count(eng *e, const char *task, const char *node,
  * generators). */
 uint64_t eng_random_seed(void);
 
+/* Fills by_id (d->n_nodes entries) with d's node indices sorted by id. */
+void def_index(const st_def *d, uint32_t *by_id);
+/* The index of node id in d, or ST_NONE (by_id from def_index). */
+uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id);
+
 /* ---- Status ---------------------------------------------------------------
  * The records of a task's status tree (status.c), for the api's
  * encoders. */
@@ -251,13 +263,24 @@ typedef struct eng_status {
   uint32_t root; /* index of the root pipeline's record */
   buf pool;
   int64_t now; /* the clock when the records were read */
+  /* With a detail node: its execution data and its earlier attempts,
+   * each record with its data (pool offsets of JSON text, or ST_NONE). */
+  uint32_t data;
+  struct eng_attempt {
+    st_state s;
+    uint32_t data;
+  } * attempts;
+  uint32_t n_attempts;
 } eng_status;
 
 /* Reads the task's records in one read transaction into *o (freed with
  * eng_status_free, also after a failure). RATTAN_ENOTFOUND names an
- * unknown task. Safe to call from any thread while another drives: it
+ * unknown task. With detail_node (may be NULL) that node's execution data
+ * and attempts are read too. Safe to call from any thread while another
+ * drives: it
  * touches no engine state but the store and the clock. */
-int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err);
+int eng_status_load(eng *e, const char *task, const char *detail_node,
+                    eng_status *o, errbuf *err);
 void eng_status_free(eng_status *o);
 
 #endif

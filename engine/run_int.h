@@ -43,10 +43,6 @@ static inline uint32_t node_next(const st_def *d, uint32_t i) {
   const st_def_node *n = &d->nodes[i];
   return n->n_out ? d->flows[n->out].target : ST_NONE;
 }
-/* Fills by_id (d->n_nodes entries) with d's node indices sorted by id. */
-void def_index(const st_def *d, uint32_t *by_id);
-/* The index of node id, or ST_NONE (by_id from run_def or def_index). */
-uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id);
 
 /* ---- Execution data ------------------------------------------------------
  * A node's execution data is JSON {"inputs", "outputs", "ex_data"}. */

@@ -172,8 +172,39 @@ static int link(eng_status *o, errbuf *err) {
   return 0;
 }
 
-int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err) {
-  *o = (eng_status){.root = NO_NODE};
+/* The node's execution data (ST_DATA_EXEC, or attempt idx's) into the
+ * pool, or ST_NONE. */
+static int load_data(st_txn *t, eng_status *o, const char *node, int tag,
+                     uint32_t idx, uint32_t *off, errbuf *err) {
+  st_slice v;
+  *off = ST_NONE;
+  int rc = st_data_get(t, o->task.id, node, tag, idx, &v, err);
+  if (rc == RATTAN_ENOTFOUND) return 0;
+  if (!rc && (rc = pool_add(&o->pool, v.ptr, v.len, off)))
+    err_set(err, rc, "task %s: status: out of memory", o->task.id);
+  return rc;
+}
+
+static int load_detail(st_txn *t, eng_status *o, const char *node,
+                       errbuf *err) {
+  uint32_t n;
+  int rc = load_data(t, o, node, ST_DATA_EXEC, 0, &o->data, err);
+  if (rc || (rc = st_history_count(t, o->task.id, node, &n, err))) return rc;
+  if (n && !(o->attempts = rt_calloc(n, sizeof *o->attempts)))
+    return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", o->task.id);
+  for (uint32_t i = 0; i < n; i++) {
+    if ((rc = st_history_get(t, o->task.id, node, i, &o->attempts[i].s, err)) ||
+        (rc = load_data(t, o, node, ST_DATA_HISTORY, i, &o->attempts[i].data,
+                        err)))
+      return rc;
+    o->n_attempts = i + 1;
+  }
+  return 0;
+}
+
+int eng_status_load(eng *e, const char *task, const char *detail_node,
+                    eng_status *o, errbuf *err) {
+  *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
   st_txn *t;
   int rc = st_read_begin(eng_store(e), &t, err);
   if (rc) return rc;
@@ -197,6 +228,7 @@ int eng_status_load(eng *e, const char *task, eng_status *o, errbuf *err) {
   c.key_len = strlen(task) + 1;
   rc = st_each(t, ST_DB_STATES, (st_slice){task, c.key_len}, load_one, &c, err);
   if (rc == 1) rc = c.rc;
+  if (!rc && detail_node) rc = load_detail(t, o, detail_node, err);
 out_end:
   st_read_end(t);
   if (rc) return rc;
@@ -208,7 +240,8 @@ out_end:
 void eng_status_free(eng_status *o) {
   st_def_free(&o->def);
   rt_free(o->by_id);
+  rt_free(o->attempts);
   rt_free(o->nodes);
   buf_free(&o->pool);
-  *o = (eng_status){.root = NO_NODE};
+  *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
 }

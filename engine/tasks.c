@@ -144,3 +144,36 @@ int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err) {
     return err_set(err, rc, "task %s: no such task", task);
   return rc;
 }
+
+int eng_task_exists(eng *e, const char *task) {
+  st_task t;
+  errbuf err = {0};
+  return eng_task_get(e, task, &t, &err) == 0;
+}
+
+typedef struct each_ctx {
+  st_txn *t;
+  int (*fn)(void *ctx, const st_task *task, int state);
+  void *ctx;
+  errbuf *err;
+  int rc;
+} each_ctx;
+
+static int each_one(const st_task *task, void *ctx) {
+  each_ctx *c = ctx;
+  st_state s;
+  int rc = st_state_get(c->t, task->id, task->root, &s, c->err);
+  if (rc && rc != RATTAN_ENOTFOUND) return c->rc = rc;
+  return c->fn(c->ctx, task, rc ? RATTAN_STATE_CREATED : s.state);
+}
+
+int eng_task_each(eng *e, int (*fn)(void *ctx, const st_task *task, int state),
+                  void *ctx, errbuf *err) {
+  st_txn *t;
+  int rc = st_read_begin(eng_store(e), &t, err);
+  if (rc) return rc;
+  each_ctx c = {t, fn, ctx, err, 0};
+  rc = st_task_each(t, each_one, &c, err);
+  st_read_end(t);
+  return c.rc ? c.rc : rc;
+}

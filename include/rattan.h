@@ -454,6 +454,14 @@ RATTAN_EXTERN int rattan_node_history(rattan_engine *e, const char *task,
                                       const char *node, unsigned i,
                                       rattan_node_info *out, char **json,
                                       size_t *len);
+/* Calls fn for every task, in id order, with its name and state; a
+ * non-zero return from fn stops the walk and is returned. The strings
+ * are valid during the call only. fn must not call rattan on e. */
+typedef int (*rattan_task_fn)(void *ctx, const char *id, const char *name,
+                              rattan_state state);
+RATTAN_EXTERN int rattan_task_each(rattan_engine *e, rattan_task_fn fn,
+                                   void *ctx);
+
 /* The task's state: its root pipeline's (CREATED before start). */
 RATTAN_EXTERN int rattan_task_state(rattan_engine *e, const char *task,
                                     rattan_state *out);
@@ -503,6 +511,34 @@ RATTAN_EXTERN void rattan_status_options_init(rattan_status_options *o);
  * not set rattan_errmsg (the envelope carries the message). A bad
  * profile, format or zone gives RATTAN_EINVAL and no envelope. */
 RATTAN_EXTERN int rattan_task_status(rattan_engine *e, const char *task,
+                                     const rattan_status_options *o, char **out,
+                                     size_t *len);
+
+/* get_tasks_status for at most 50 tasks (more: SOPS's refusal, with
+ * RATTAN_ELIMIT): a list with, per task found (unknown ids are left out,
+ * as SOPS leaves them), its id, name, status (without children unless
+ * include_children), flow_type, current_flow, is_deleted and times.
+ * Task ids that are all digits are written as numbers, as SOPS's are. */
+RATTAN_EXTERN int rattan_tasks_status(rattan_engine *e,
+                                      const char *const *tasks, size_t n,
+                                      int include_children,
+                                      const rattan_status_options *o,
+                                      char **out, size_t *len);
+
+/* get_task_node_detail: the node's state with its direct children, its
+ * earlier attempts of that loop ("histories"), inputs, outputs and
+ * ex_data. loop 0 is the latest; an earlier loop answers from the
+ * history. A node the task does not have is SOPS's refusal (code
+ * 3540000, RATTAN_EINVAL); one that never ran answers READY. */
+RATTAN_EXTERN int rattan_node_detail(rattan_engine *e, const char *task,
+                                     const char *node, unsigned loop,
+                                     const rattan_status_options *o, char **out,
+                                     size_t *len);
+
+/* A get_task_detail subset: id, name, create_time, start_time,
+ * finish_time, elapsed_time, pipeline_tree, constants (the root's
+ * data.inputs) and outputs ([{key, value, name}]). */
+RATTAN_EXTERN int rattan_task_detail(rattan_engine *e, const char *task,
                                      const rattan_status_options *o, char **out,
                                      size_t *len);
 

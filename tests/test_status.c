@@ -317,36 +317,41 @@ static char *python_dumps(json_t *j) {
 }
 
 /* The msgpack and CBOR answers decode to the JSON answer's bytes. */
-static void expect_encodings_agree(rattan_engine *e, const char *task,
-                                   rattan_profile p, int ex, const char *sub) {
-  char *json = status(e, task, p, RATTAN_FORMAT_JSON, ex, sub, NULL);
-  size_t n;
-  char *mp = status(e, task, p, RATTAN_FORMAT_MSGPACK, ex, sub, &n);
+static void expect_same_maps(const char *json, const char *mp, size_t mpn,
+                             const char *cb, size_t cbn) {
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   size_t off = 0;
-  ASSERT_EQ(msgpack_unpack_next(&u, mp, n, &off), MSGPACK_UNPACK_SUCCESS);
-  ASSERT_EQ(off, n);
+  ASSERT_EQ(msgpack_unpack_next(&u, mp, mpn, &off), MSGPACK_UNPACK_SUCCESS);
+  ASSERT_EQ(off, mpn);
   json_t *j = from_msgpack(&u.data);
   char *text = python_dumps(j);
   ASSERT_STR(text, json);
   free(text);
   json_decref(j);
   msgpack_unpacked_destroy(&u);
-  rattan_free(mp);
 
-  char *cb = status(e, task, p, RATTAN_FORMAT_CBOR, ex, sub, &n);
   struct cbor_load_result r;
-  cbor_item_t *it = cbor_load((const unsigned char *)cb, n, &r);
-  ASSERT(it && r.error.code == CBOR_ERR_NONE && r.read == n);
+  cbor_item_t *it = cbor_load((const unsigned char *)cb, cbn, &r);
+  ASSERT(it && r.error.code == CBOR_ERR_NONE && r.read == cbn);
   j = from_cbor(it);
   text = python_dumps(j);
   ASSERT_STR(text, json);
   free(text);
   json_decref(j);
   cbor_decref(&it);
-  rattan_free(cb);
+}
+
+static void expect_encodings_agree(rattan_engine *e, const char *task,
+                                   rattan_profile p, int ex, const char *sub) {
+  size_t mpn, cbn;
+  char *json = status(e, task, p, RATTAN_FORMAT_JSON, ex, sub, NULL);
+  char *mp = status(e, task, p, RATTAN_FORMAT_MSGPACK, ex, sub, &mpn);
+  char *cb = status(e, task, p, RATTAN_FORMAT_CBOR, ex, sub, &cbn);
+  expect_same_maps(json, mp, mpn, cb, cbn);
   rattan_free(json);
+  rattan_free(mp);
+  rattan_free(cb);
 }
 
 /* A task with a subprocess holding a parallel gateway, a failed branch
@@ -653,6 +658,207 @@ void test_status_threads(void) {
   json_t *j = status_json(e, "t", RATTAN_PROFILE_SOPS_V2, 0, NULL);
   ASSERT_STR(str_at(j, "data.state"), "FINISHED");
   ASSERT_EQ(json_object_size(at(j, "data.children")), 200 + 4);
+  json_decref(j);
+  rattan_close(e);
+}
+
+/* ---- The related calls
+ * -------------------------------------------------------- */
+
+typedef struct call {
+  int kind; /* 0 tasks_status, 1 node_detail, 2 task_detail */
+  const char *const *tasks;
+  size_t n;
+  int children;
+  const char *task, *node;
+  unsigned loop;
+  int want; /* the expected return code */
+} call;
+
+static char *answer(rattan_engine *e, const call *c, rattan_format f,
+                    size_t *len) {
+  rattan_status_options o;
+  rattan_status_options_init(&o);
+  o.format = f;
+  o.trace_id = "xxx";
+  char *out = NULL;
+  int rc = c->kind == 0 ? rattan_tasks_status(e, c->tasks, c->n, c->children,
+                                              &o, &out, len)
+           : c->kind == 1
+               ? rattan_node_detail(e, c->task, c->node, c->loop, &o, &out, len)
+               : rattan_task_detail(e, c->task, &o, &out, len);
+  ASSERT_EQ(rc, c->want);
+  ASSERT(out);
+  return out;
+}
+
+/* The call's JSON answer, parsed; its msgpack and CBOR answers agree. */
+static json_t *ask(rattan_engine *e, const call *c) {
+  size_t mpn, cbn;
+  char *json = answer(e, c, RATTAN_FORMAT_JSON, NULL);
+  char *mp = answer(e, c, RATTAN_FORMAT_MSGPACK, &mpn);
+  char *cb = answer(e, c, RATTAN_FORMAT_CBOR, &cbn);
+  expect_same_maps(json, mp, mpn, cb, cbn);
+  json_error_t je;
+  json_t *j = json_loads(json, 0, &je);
+  if (!j) TEST_FAIL_("not JSON: %s: %s", je.text, json);
+  rattan_free(json);
+  rattan_free(mp);
+  rattan_free(cb);
+  return j;
+}
+
+void test_status_tasks_batch(void) {
+  rattan_engine *e = xu_open("db", 0);
+  mixed_tasks(e);
+  xu_run(e, TB_LINE("p3", "s3 y e3", "noop"), "42");
+  const char *ids[] = {"t", "ghost", "fresh", "42"};
+  call c = {.kind = 0, .tasks = ids, .n = 4};
+  json_t *j = ask(e, &c);
+  ASSERT_STR(keys(j), "result data code trace_id");
+  json_t *d = at(j, "data");
+  ASSERT_EQ(json_array_size(d), 3); /* the unknown id is left out */
+  json_t *t0 = json_array_get(d, 0);
+  ASSERT_STR(keys(t0),
+             "id name status flow_type current_flow is_deleted create_time "
+             "start_time finish_time url");
+  ASSERT_STR(keys(at(t0, "status")),
+             "id state root_id: parent_id version loop retry skip "
+             "error_ignorable error_ignored elapsed_time start_time "
+             "finish_time name");
+  ASSERT_STR(str_at(t0, "status.state"), "FAILED");
+  ASSERT_STR(str_at(t0, "current_flow"), "execute_task");
+  ASSERT_STR(str_at(t0, "finish_time"), "");
+  ASSERT_STR(str_at(json_array_get(d, 1), "status.state"), "CREATED");
+  ASSERT(!json_object_get(at(json_array_get(d, 1), "status"), "children"));
+  /* A numeric id is a number, as SOPS's are. */
+  ASSERT_EQ(json_integer_value(at(json_array_get(d, 2), "id")), 42);
+  ASSERT_STR(str_at(json_array_get(d, 2), "current_flow"), "finished");
+  json_decref(j);
+
+  c.children = 1;
+  j = ask(e, &c);
+  ASSERT_STR(keys(at(json_array_get(at(j, "data"), 0), "status.children")),
+             "s a sp");
+  json_decref(j);
+
+  const char *many[51];
+  for (int i = 0; i < 51; i++)
+    many[i] = "t";
+  call too = {.kind = 0, .tasks = many, .n = 51, .want = RATTAN_ELIMIT};
+  j = ask(e, &too);
+  ASSERT_STR(str_at(j, "message"),
+             "task_id_list is too long, maximum length is 50");
+  ASSERT_EQ(json_integer_value(at(j, "code")), 3540000);
+  json_decref(j);
+  rattan_close(e);
+}
+
+void test_status_node_detail(void) {
+  rattan_engine *e = xu_open("db", 0);
+  mixed_tasks(e);
+  /* The failed branch retried once, failing again: one earlier attempt
+   * of loop 1. */
+  ASSERT_OK(rattan_node_retry(e, "t", "bad", NULL), rattan_errmsg(e));
+  xu_drive(e, "t");
+  call c = {.kind = 1, .task = "t", .node = "bad"};
+  json_t *j = ask(e, &c);
+  ASSERT_STR(keys(j), "result data message code trace_id");
+  json_t *d = at(j, "data");
+  ASSERT_STR(keys(d),
+             "id state root_id: parent_id version loop retry skip "
+             "error_ignorable error_ignored children elapsed_time start_time "
+             "finish_time histories history_id inputs outputs ex_data "
+             "auto_retry_info");
+  ASSERT_STR(str_at(d, "state"), "FAILED");
+  /* get_children_states puts the node's root_id in its parent_id. */
+  ASSERT_STR(str_at(d, "parent_id"), "root");
+  ASSERT_EQ(json_integer_value(at(d, "retry")), 1);
+  ASSERT_EQ(json_integer_value(at(d, "history_id")), -1);
+  ASSERT_EQ(json_array_size(at(d, "histories")), 1);
+  json_t *h = json_array_get(at(d, "histories"), 0);
+  ASSERT_STR(keys(h),
+             "id node_id retry loop skip version inputs outputs ex_data state "
+             "history_id children elapsed_time start_time finish_time");
+  ASSERT_STR(str_at(h, "state"), "FAILED");
+  ASSERT_EQ(json_integer_value(at(h, "retry")), 0);
+  ASSERT_STR(str_at(h, "ex_data"), "boom \"quoted\"\n");
+  ASSERT_STR(str_at(d, "ex_data"), "boom \"quoted\"\n");
+  ASSERT_STR(str_at(d, "inputs.message"), "boom \"quoted\"\n");
+  json_decref(j);
+
+  /* A subprocess: its direct children, with empty children of theirs. */
+  c.node = "sp";
+  j = ask(e, &c);
+  ASSERT_STR(keys(at(j, "data.children")), "sp_s pg ok bad");
+  ASSERT_STR(str_at(j, "data.state"), "RUNNING");
+  json_decref(j);
+
+  /* A node that never ran, and one the task does not have. */
+  c.node = "e";
+  j = ask(e, &c);
+  ASSERT_STR(keys(at(j, "data")),
+             "name error_ignorable state inputs outputs ex_data");
+  ASSERT_STR(str_at(j, "data.state"), "READY");
+  json_decref(j);
+  c.node = "nope";
+  c.want = RATTAN_EINVAL;
+  j = ask(e, &c);
+  ASSERT_EQ(json_integer_value(at(j, "code")), 3540000);
+  ASSERT_CONTAINS(str_at(j, "message"), "[ID: nope]");
+  json_decref(j);
+  rattan_close(e);
+}
+
+/* An earlier loop answers from the history: that loop's last attempt,
+ * FINISHED, with its own data. */
+void test_status_node_detail_loop(void) {
+  rattan_engine *e = xu_open("db", 0);
+  char *text = test_slurp("tests/data/loop-sample.json", NULL);
+  xu_start(e, text, "t");
+  free(text);
+  xu_drive(e, "t");
+  const char *timer = "nodeb268d09815476dd8a37d373b89ff";
+  call c = {.kind = 1, .task = "t", .node = timer, .loop = 2};
+  json_t *j = ask(e, &c);
+  json_t *d = at(j, "data");
+  ASSERT_EQ(json_integer_value(at(d, "loop")), 2);
+  ASSERT_STR(str_at(d, "state"), "FINISHED");
+  ASSERT_EQ(json_integer_value(at(d, "history_id")), 2);
+  ASSERT_STR(str_at(d, "inputs.bk_timing"), "2");
+  ASSERT_EQ(json_integer_value(at(d, "elapsed_time")), 2);
+  ASSERT_EQ(json_array_size(at(d, "histories")), 0);
+  json_decref(j);
+  c.loop = 0;
+  j = ask(e, &c);
+  ASSERT_EQ(json_integer_value(at(j, "data.loop")), 4);
+  ASSERT_STR(str_at(j, "data.inputs.bk_timing"), "4");
+  json_decref(j);
+  rattan_close(e);
+}
+
+void test_status_task_detail(void) {
+  rattan_engine *e = xu_open("db", 0);
+  json_t *p = TB_LINE("p", "s a e", "emit");
+  tb_var(p, "${w}", "plain", json_string("x"));
+  tb_ref(p, "${answer}", "a", "answer");
+  tb_output(p, "${answer}");
+  xu_run(e, p, "t");
+  call c = {.kind = 2, .task = "t"};
+  json_t *j = ask(e, &c);
+  ASSERT_STR(keys(at(j, "data")),
+             "id name create_time start_time finish_time elapsed_time "
+             "pipeline_tree constants outputs");
+  ASSERT_STR(str_at(j, "data.pipeline_tree.id"), "p");
+  ASSERT_STR(str_at(j, "data.constants.${w}.value"), "x");
+  json_t *o = json_array_get(at(j, "data.outputs"), 0);
+  ASSERT_STR(str_at(o, "key"), "${answer}");
+  ASSERT_EQ(json_integer_value(at(o, "value")), 42);
+  json_decref(j);
+  c.task = "ghost";
+  c.want = RATTAN_ENOTFOUND;
+  j = ask(e, &c);
+  ASSERT_EQ(json_integer_value(at(j, "code")), 3540400);
   json_decref(j);
   rattan_close(e);
 }
