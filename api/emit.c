@@ -172,10 +172,14 @@ void em_key(emitter *m, const char *k) {
 void em_int(emitter *m, int64_t v) {
   if (m->oom) return;
   if (m->fmt == EM_JSON) {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%lld", (long long)v);
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+      *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
     before_item(m);
-    raw(m, t, (size_t)n);
+    raw(m, p, (size_t)(t + sizeof t - p));
   } else if (m->fmt == EM_MSGPACK) {
     if (msgpack_pack_int64(&m->pk, v)) m->oom = 1;
   } else if (cbw_int(m->out, v)) {
