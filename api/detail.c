@@ -77,32 +77,26 @@ static int walk_init(walk *w, eng_status *st, const rattan_status_options *o,
   return 0;
 }
 
-/* ---- get_tasks_status ------------------------------------------------------- */
+/* ---- get_tasks_status -------------------------------------------------------
+ */
 
-static int emit_task(rattan_engine *re, const char *task, int children,
-                     const rattan_status_options *o, emitter *m, int *found) {
-  eng_status st;
-  errbuf err = {0};
-  int rc = eng_status_load(re->e, task, NULL, &st, &err);
-  *found = rc != RATTAN_ENOTFOUND;
-  if (!*found) return 0;
+static int emit_task(eng_status *st, int children,
+                     const rattan_status_options *o, emitter *m) {
   walk w;
-  if (rc || (rc = walk_init(&w, &st, o, m))) {
-    eng_status_free(&st);
-    return rc;
-  }
-  const eng_status_node *root = st.n ? &st.nodes[st.root] : NULL;
+  int rc = walk_init(&w, st, o, m);
+  if (rc) return rc;
+  const eng_status_node *root = st->n ? &st->nodes[st->root] : NULL;
   int end = root && (root->s.state == RATTAN_STATE_FINISHED ||
                      root->s.state == RATTAN_STATE_REVOKED);
   em_map(m, 10);
   em_key(m, "id");
-  emit_task_id(m, st.task.id);
+  emit_task_id(m, st->task.id);
   em_key(m, "name");
-  em_str(m, st.task.name);
+  em_str(m, st->task.name);
   em_key(m, "status");
   w.no_children = !children;
   if (root) {
-    walk_node(&w, st.root);
+    walk_node(&w, st->root);
   } else {
     /* CREATED_STATUS, children popped unless asked for. */
     em_map(m, 7 + (children != 0));
@@ -124,7 +118,7 @@ static int emit_task(rattan_engine *re, const char *task, int children,
       em_end(m, 0);
     }
     em_key(m, "name");
-    em_str(m, st.task.name);
+    em_str(m, st->task.name);
     em_end(m, 0);
   }
   em_key(m, "flow_type");
@@ -134,7 +128,7 @@ static int emit_task(rattan_engine *re, const char *task, int children,
   em_key(m, "is_deleted");
   em_bool(m, 0);
   em_key(m, "create_time");
-  emit_task_time(m, st.task.created, o->tz_offset_min);
+  emit_task_time(m, st->task.created, o->tz_offset_min);
   em_key(m, "start_time");
   emit_task_time(m, root ? root->s.started : ST_NO_TIME, o->tz_offset_min);
   em_key(m, "finish_time");
@@ -143,14 +137,12 @@ static int emit_task(rattan_engine *re, const char *task, int children,
   em_str(m, "");
   em_end(m, 0);
   rt_free(w.queue);
-  eng_status_free(&st);
   return 0;
 }
 
 int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
-                        int include_children,
-                        const rattan_status_options *opts, char **out,
-                        size_t *len) {
+                        int include_children, const rattan_status_options *opts,
+                        char **out, size_t *len) {
   if (!re || (!tasks && n) || !out) return RATTAN_EINVAL;
   rattan_status_options o;
   char trace[33];
@@ -160,25 +152,42 @@ int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
   em_init(&m, (em_format)o.format, o.pretty, &b);
   if (n > TASKS_MAX) {
     st_emit_error(&m, &o, CODE_PARAM_INVALID,
-                  "task_id_list is too long, maximum length is 50",
-                  o.trace_id);
+                  "task_id_list is too long, maximum length is 50", o.trace_id);
     return st_finish(&m, &b, out, len, RATTAN_ELIMIT);
   }
-  /* Which exist decides the list's size, which msgpack and CBOR write
-   * first: count them, then write them. */
+  /* Every task read in one transaction first: how many exist is the
+   * list's size, which msgpack and CBOR write before the items. */
+  eng_status st[TASKS_MAX];
   size_t found = 0;
-  for (size_t i = 0; i < n; i++)
-    found += tasks[i] && eng_task_exists(re->e, tasks[i]);
+  errbuf err = {0};
+  st_txn *t;
+  int rc = st_read_begin(eng_store(re->e), &t, &err), open = rc == 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (!tasks[i]) continue;
+    rc = eng_status_read(re->e, t, tasks[i], NULL, &st[found], &err);
+    if (rc) /* unknown ids are left out, as SOPS leaves them */
+      eng_status_free(&st[found]);
+    else
+      found++;
+    if (rc == RATTAN_ENOTFOUND) rc = 0;
+  }
+  if (open) st_read_end(t);
+  if (rc) {
+    for (size_t i = 0; i < found; i++)
+      eng_status_free(&st[i]);
+    char msg[ERRBUF_MAX + 8];
+    snprintf(msg, sizeof msg, "fail: %s", err.msg);
+    st_emit_error(&m, &o, CODE_UNKNOWN, msg, o.trace_id);
+    return st_finish(&m, &b, out, len, rc);
+  }
   em_map(&m, 4);
   em_key(&m, "result");
   em_bool(&m, 1);
   em_key(&m, "data");
   em_list(&m, found);
-  int rc = 0;
-  for (size_t i = 0; i < n && !rc; i++) {
-    int exists;
-    if (tasks[i])
-      rc = emit_task(re, tasks[i], include_children, &o, &m, &exists);
+  for (size_t i = 0; i < found; i++) {
+    if (!rc) rc = emit_task(&st[i], include_children, &o, &m);
+    eng_status_free(&st[i]);
   }
   em_end(&m, 1);
   em_key(&m, "code");
@@ -192,7 +201,8 @@ int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
   return st_finish(&m, &b, out, len, 0);
 }
 
-/* ---- get_task_node_detail ---------------------------------------------------- */
+/* ---- get_task_node_detail
+ * ---------------------------------------------------- */
 
 /* An object, or {} for none. */
 static void emit_obj(emitter *m, json_t *o) {
@@ -442,7 +452,8 @@ int rattan_node_detail(rattan_engine *re, const char *task, const char *node,
   return st_finish(&m, &b, out, len, 0);
 }
 
-/* ---- get_task_detail (a subset) ------------------------------------------------ */
+/* ---- get_task_detail (a subset)
+ * ------------------------------------------------ */
 
 int rattan_task_detail(rattan_engine *re, const char *task,
                        const rattan_status_options *opts, char **out,
@@ -456,10 +467,8 @@ int rattan_task_detail(rattan_engine *re, const char *task,
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
   errbuf err = {0};
-  int rc = eng_status_load(re->e, task, NULL, &st, &err);
-  char *tree = NULL;
-  size_t tree_len;
-  if (!rc) rc = eng_task_definition(re->e, task, &tree, &tree_len, &err);
+  /* The records, the definition and the root's data in one read. */
+  int rc = eng_status_load(re->e, task, "", &st, &err);
   if (rc) {
     eng_status_free(&st);
     if (rc == RATTAN_ENOTFOUND) {
@@ -471,17 +480,9 @@ int rattan_task_detail(rattan_engine *re, const char *task,
     }
     return st_finish(&m, &b, out, len, rc);
   }
-  json_t *pt = json_loadb(tree, tree_len, 0, NULL);
-  rt_free(tree);
+  json_t *pt = eng_def_to_json(&st.def);
   const eng_status_node *root = st.n ? &st.nodes[st.root] : NULL;
-  /* The root's outputs: its execution data, read with the tree. */
-  char *data_text = NULL;
-  size_t data_len;
-  json_t *data = NULL;
-  if (root && eng_node_data(re->e, task, st.task.root, -1, &data_text,
-                            &data_len, &err) == 0)
-    data = json_loadb(data_text, data_len, 0, NULL);
-  rt_free(data_text);
+  json_t *data = pool_json(&st, st.data);
   json_t *outs = json_object_get(data, "outputs");
   em_map(&m, 5);
   em_key(&m, "result");

@@ -165,9 +165,10 @@ static void bench(int nodes, int runs, const char *tmp) {
   printf("  %-10s %10s %10s %10s %12s\n", "", "p50 ms", "p99 ms", "x enc",
          "bytes/node");
   for (int i = 0; i < 5; i++) {
-    printf("  %-10s %10.2f %10.2f %10.1f", i < 3 ? names[i]
-                                           : i == 3 ? "scan"
-                                                    : "scan+enc",
+    printf("  %-10s %10.2f %10.2f %10.1f",
+           i < 3    ? names[i]
+           : i == 3 ? "scan"
+                    : "scan+enc",
            p50[i], p99[i], p50[i] / p50[4]);
     if (i < 3)
       printf(" %12.1f\n", (double)bytes[i] / records);

@@ -161,8 +161,6 @@ int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err);
  * walk and is returned. */
 int eng_task_each(eng *e, int (*fn)(void *ctx, const st_task *task, int state),
                   void *ctx, errbuf *err);
-/* 1 if the task exists, 0 if not (or it cannot be read). */
-int eng_task_exists(eng *e, const char *task);
 
 /* The task's definition as bamboo pipeline_tree JSON text, allocated with
  * rt_malloc (the caller frees it); *len is its length. */
@@ -281,6 +279,13 @@ typedef struct eng_status {
  * touches no engine state but the store and the clock. */
 int eng_status_load(eng *e, const char *task, const char *detail_node,
                     eng_status *o, errbuf *err);
+/* The same inside the caller's read transaction t (several tasks in one
+ * read). detail_node "" stands for the task's root. */
+int eng_status_read(eng *e, st_txn *t, const char *task,
+                    const char *detail_node, eng_status *o, errbuf *err);
+/* The definition as a bamboo tree (jansson), or NULL when out of
+ * memory. */
+struct json_t *eng_def_to_json(const st_def *d);
 void eng_status_free(eng_status *o);
 
 #endif

@@ -202,39 +202,45 @@ static int load_detail(st_txn *t, eng_status *o, const char *node,
   return 0;
 }
 
-int eng_status_load(eng *e, const char *task, const char *detail_node,
-                    eng_status *o, errbuf *err) {
+int eng_status_read(eng *e, st_txn *t, const char *task,
+                    const char *detail_node, eng_status *o, errbuf *err) {
   *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
-  st_txn *t;
-  int rc = st_read_begin(eng_store(e), &t, err);
-  if (rc) return rc;
   o->now = eng_now(e);
-  rc = st_task_get(t, task, &o->task, err);
+  int rc = st_task_get(t, task, &o->task, err);
   if (rc == RATTAN_ENOTFOUND) err_set(err, rc, "task %s: no such task", task);
-  if (rc) goto out_end;
+  if (rc) return rc;
   load_ctx c = {.out = o, .t = t, .root = o->task.root, .err = err};
   /* A private copy of the definition, not the engine's cache: status
    * may be read from other threads while one drives (the cache is the
    * driver's). */
-  if ((rc = st_def_get(t, task, &o->def, err))) goto out_end;
+  if ((rc = st_def_get(t, task, &o->def, err))) return rc;
   if (!(o->by_id = rt_malloc((o->def.n_nodes ? o->def.n_nodes : 1) *
-                             sizeof *o->by_id))) {
-    rc = err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
-    goto out_end;
-  }
+                             sizeof *o->by_id)))
+    return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
   def_index(&o->def, o->by_id);
   c.d = &o->def;
   c.by_id = o->by_id;
   c.key_len = strlen(task) + 1;
   rc = st_each(t, ST_DB_STATES, (st_slice){task, c.key_len}, load_one, &c, err);
   if (rc == 1) rc = c.rc;
-  if (!rc && detail_node) rc = load_detail(t, o, detail_node, err);
-out_end:
-  st_read_end(t);
-  if (rc) return rc;
-  if (o->n == 0) return 0; /* not started */
+  if (!rc && detail_node)
+    rc = load_detail(t, o, *detail_node ? detail_node : o->task.root, err);
+  if (rc || o->n == 0) return rc; /* n == 0: not started */
   qsort(o->nodes, o->n, sizeof *o->nodes, by_seq);
   return link(o, err);
+}
+
+int eng_status_load(eng *e, const char *task, const char *detail_node,
+                    eng_status *o, errbuf *err) {
+  st_txn *t;
+  int rc = st_read_begin(eng_store(e), &t, err);
+  if (rc) {
+    *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
+    return rc;
+  }
+  rc = eng_status_read(e, t, task, detail_node, o, err);
+  st_read_end(t);
+  return rc;
 }
 
 void eng_status_free(eng_status *o) {

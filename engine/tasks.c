@@ -145,12 +145,6 @@ int eng_task_get(eng *e, const char *task, st_task *out, errbuf *err) {
   return rc;
 }
 
-int eng_task_exists(eng *e, const char *task) {
-  st_task t;
-  errbuf err = {0};
-  return eng_task_get(e, task, &t, &err) == 0;
-}
-
 typedef struct each_ctx {
   st_txn *t;
   int (*fn)(void *ctx, const st_task *task, int state);
@@ -176,4 +170,8 @@ int eng_task_each(eng *e, int (*fn)(void *ctx, const st_task *task, int state),
   rc = st_task_each(t, each_one, &c, err);
   st_read_end(t);
   return c.rc ? c.rc : rc;
+}
+
+json_t *eng_def_to_json(const st_def *d) {
+  return def_to_json(d);
 }
