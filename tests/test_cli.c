@@ -147,4 +147,24 @@ void test_cli_run_and_operate(void) {
   ASSERT_EQ(run("drive nosuchtask", out, sizeof out), 1);
   ASSERT_CONTAINS(out, "task nosuchtask: no such task");
   ASSERT_EQ(run("operate sp", out, sizeof out), 2);
+
+  /* status, detail and tasks. */
+  ASSERT_EQ(run("status sp --with-ex-data --trace-id abc", out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "{\"result\": true, \"data\": {\"id\": ");
+  ASSERT_CONTAINS(out, "\"trace_id\": \"abc\"}\n");
+  ASSERT_EQ(run("--tz -0130 status loop --profile bkflow", out, sizeof out), 0);
+  ASSERT_CONTAINS(out, " -0130\"");
+  ASSERT_EQ(run("status nosuch", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "\"code\": 3540400");
+  ASSERT_EQ(run("status sp --profile nope", out, sizeof out), 2);
+  ASSERT_EQ(
+      run("status sp --format cbor | head -c 1 | od -An -tx1", out, sizeof out),
+      0);
+  ASSERT_STR(out, " a5\n"); /* a CBOR map of 5: the envelope */
+  snprintf(args, sizeof args, "detail sp %s --loop 1", timer);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "\"skip\": true");
+  ASSERT_EQ(run("tasks", out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "loop\tFINISHED\t");
+  ASSERT_CONTAINS(out, "sp\tFINISHED\t");
 }
