@@ -99,27 +99,7 @@ static int emit_task(eng_status *st, int children,
     walk_node(&w, st->root);
   } else {
     /* CREATED_STATUS, children popped unless asked for. */
-    em_map(m, 7 + (children != 0));
-    em_key(m, "start_time");
-    em_null(m);
-    em_key(m, "state");
-    em_str(m, "CREATED");
-    em_key(m, "retry");
-    em_int(m, 0);
-    em_key(m, "skip");
-    em_int(m, 0);
-    em_key(m, "finish_time");
-    em_null(m);
-    em_key(m, "elapsed_time");
-    em_int(m, 0);
-    if (children) {
-      em_key(m, "children");
-      em_map(m, 0);
-      em_end(m, 0);
-    }
-    em_key(m, "name");
-    em_str(m, st->task.name);
-    em_end(m, 0);
+    st_emit_created(m, st->task.name, children);
   }
   em_key(m, "flow_type");
   em_str(m, "common");

@@ -365,11 +365,10 @@ void walk_node(walk *w, uint32_t i) {
 /* ---- Envelopes
  * ------------------------------------------------------------------ */
 
-/* TaskCommandDispatcher.CREATED_STATUS (+ the task name in SOPS). */
-static void emit_created(walk *w) {
-  emitter *m = w->m;
-  int v2 = w->o->profile != RATTAN_PROFILE_BKFLOW;
-  em_map(m, 7 + v2);
+/* TaskCommandDispatcher.CREATED_STATUS: no id, skip 0; SOPS adds the
+ * task name (name NULL: none); get_tasks_status pops its children. */
+void st_emit_created(emitter *m, const char *name, int children) {
+  em_map(m, 6 + (children != 0) + (name != NULL));
   em_key(m, "start_time");
   em_null(m);
   em_key(m, "state");
@@ -382,14 +381,22 @@ static void emit_created(walk *w) {
   em_null(m);
   em_key(m, "elapsed_time");
   em_int(m, 0);
-  em_key(m, "children");
-  em_map(m, 0);
-  em_end(m, 0);
-  if (v2) {
+  if (children) {
+    em_key(m, "children");
+    em_map(m, 0);
+    em_end(m, 0);
+  }
+  if (name) {
     em_key(m, "name");
-    em_str(m, w->st->task.name);
+    em_str(m, name);
   }
   em_end(m, 0);
+}
+
+static void emit_created(walk *w) {
+  st_emit_created(
+      w->m, w->o->profile != RATTAN_PROFILE_BKFLOW ? w->st->task.name : NULL,
+      1);
 }
 
 void st_emit_trace(emitter *m, const char *key, const char *trace) {

@@ -52,6 +52,9 @@ int st_begin(const rattan_status_options *in, rattan_status_options *o,
              char trace[33], char **out, size_t *len);
 void st_random_trace(char out[33]);
 void st_emit_trace(emitter *m, const char *key, const char *trace);
+/* SOPS's answer for a task never started (name NULL: none; children:
+ * whether the empty children key is there). */
+void st_emit_created(emitter *m, const char *name, int children);
 /* SOPS's error answer for code (BKFlow's own shape in that profile). */
 void st_emit_error(emitter *m, const rattan_status_options *o, int code,
                    const char *message, const char *trace);

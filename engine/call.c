@@ -88,10 +88,6 @@ void comp_free_all(eng *e) {
 /* ---- Calls ----------------------------------------------------------------
  */
 
-int call_run(rattan_call *call, rattan_component_fn fn, void *ctx) {
-  return fn(call, ctx);
-}
-
 void call_done(rattan_call *call) {
   for (size_t i = 0; i < call->n_texts; i++)
     rt_free(call->texts[i]);

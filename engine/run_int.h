@@ -133,8 +133,7 @@ struct rattan_call {
 /* A formatted string from rt_malloc, or NULL when out of memory. */
 char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Runs fn on call and frees what the call handed out (not ex_data). */
-int call_run(rattan_call *call, rattan_component_fn fn, void *ctx);
+/* Frees what the call handed out, ex_data included. */
 void call_done(rattan_call *call);
 
 #endif

@@ -729,7 +729,7 @@ static int call_component(eng *e, step *s, errbuf *err) {
     s->ex_data = text_printf("component %s has no schedule function", code);
     return s->ex_data ? 0 : err_set(err, RATTAN_ENOMEM, "out of memory");
   }
-  s->ok = call_run(&call, fn, cp->c.ctx) == 0;
+  s->ok = fn(&call, cp->c.ctx) == 0;
   s->finish = call.finish;
   s->poll_after = call.poll_after;
   s->ex_data = call.ex_data;
