@@ -37,44 +37,14 @@ static void emit_task_time(emitter *m, int64_t t, int off) {
   em_str(m, text);
 }
 
-static void not_found(emitter *m, const rattan_status_options *o,
-                      const char *task) {
-  char msg[RATTAN_ID_MAX + 160];
-  snprintf(msg, sizeof msg,
-           "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef: "
-           "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef, "
-           "\u9519\u8bef\u5185\u5bb9 TaskFlowInstance(id=%s) does not "
-           "exist. | process_exception",
-           task);
-  st_emit_error(m, o, CODE_NOT_EXIST, msg, o->trace_id);
-}
-
 /* Loads the task for an answer; writes the error answer and returns its
  * code when that fails. */
 static int load(rattan_engine *re, const char *task, const char *node,
                 emitter *m, const rattan_status_options *o, eng_status *st) {
   errbuf err = {0};
   int rc = eng_status_load(re->e, task, node, st, &err);
-  if (rc == RATTAN_ENOTFOUND) {
-    not_found(m, o, task);
-  } else if (rc) {
-    char msg[ERRBUF_MAX + 8];
-    snprintf(msg, sizeof msg, "fail: %s", err.msg);
-    st_emit_error(m, o, CODE_UNKNOWN, msg, o->trace_id);
-  }
+  if (rc) st_emit_load_error(m, o, task, rc, &err);
   return rc;
-}
-
-/* A walk over st with its folded states; the caller frees w->queue. */
-static int walk_init(walk *w, eng_status *st, const rattan_status_options *o,
-                     emitter *m) {
-  *w = (walk){.st = st, .o = o, .m = m, .names = 1, .top = st->root};
-  if (!st->n) return 0;
-  w->queue = rt_malloc(st->n * (2 * sizeof *w->queue + 1));
-  if (!w->queue) return RATTAN_ENOMEM;
-  w->folded = (uint8_t *)(w->queue + 2 * st->n);
-  walk_fold(w, st->root);
-  return 0;
 }
 
 /* ---- get_tasks_status -------------------------------------------------------
@@ -155,9 +125,7 @@ int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
   if (rc) {
     for (size_t i = 0; i < found; i++)
       eng_status_free(&st[i]);
-    char msg[ERRBUF_MAX + 8];
-    snprintf(msg, sizeof msg, "fail: %s", err.msg);
-    st_emit_error(&m, &o, CODE_UNKNOWN, msg, o.trace_id);
+    st_emit_load_error(&m, &o, "", rc, &err);
     return st_finish(&m, &b, out, len, rc);
   }
   em_map(&m, 4);
@@ -446,18 +414,10 @@ int rattan_task_detail(rattan_engine *re, const char *task,
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
-  errbuf err = {0};
   /* The records, the definition and the root's data in one read. */
-  int rc = eng_status_load(re->e, task, "", &st, &err);
+  int rc = load(re, task, "", &m, &o, &st);
   if (rc) {
     eng_status_free(&st);
-    if (rc == RATTAN_ENOTFOUND) {
-      not_found(&m, &o, task);
-    } else {
-      char msg[ERRBUF_MAX + 8];
-      snprintf(msg, sizeof msg, "fail: %s", err.msg);
-      st_emit_error(&m, &o, CODE_UNKNOWN, msg, o.trace_id);
-    }
     return st_finish(&m, &b, out, len, rc);
   }
   json_t *pt = eng_def_to_json(&st.def);

@@ -148,6 +148,18 @@ int walk_fold(walk *w, uint32_t i) {
   return s;
 }
 
+/* A walk over st with its folded states; the caller frees w->queue. */
+int walk_init(walk *w, eng_status *st, const rattan_status_options *o,
+              emitter *m) {
+  *w = (walk){.st = st, .o = o, .m = m, .names = 1, .top = st->root};
+  if (!st->n) return 0;
+  w->queue = rt_malloc(st->n * (2 * sizeof *w->queue + 1));
+  if (!w->queue) return RATTAN_ENOMEM;
+  w->folded = (uint8_t *)(w->queue + 2 * st->n);
+  walk_fold(w, st->root);
+  return 0;
+}
+
 static const char *state_text(int s) {
   return s == NODE_SUSPENDED ? "NODE_SUSPENDED" : rattan_state_name(s);
 }
@@ -408,54 +420,34 @@ void st_emit_trace(emitter *m, const char *key, const char *trace) {
  * returns from an earlier path with its own key order). */
 static void emit_ok(walk *w, int created, const char *trace) {
   emitter *m = w->m;
-  switch (w->o->profile) {
-    case RATTAN_PROFILE_SOPS_V2:
-      em_map(m, 5);
-      em_key(m, "result");
-      em_bool(m, 1);
-      em_key(m, "data");
-      if (created) {
-        emit_created(w);
-        em_key(m, "message");
-        em_str(m, "");
-        em_key(m, "code");
-        em_int(m, 0);
-      } else {
-        walk_node(w, w->top);
-        em_key(m, "code");
-        em_int(m, 0);
-        em_key(m, "message");
-        em_str(m, "");
-      }
-      st_emit_trace(m, "trace_id", trace);
-      break;
-    case RATTAN_PROFILE_SOPS_V1: /* seed 000 */
-      em_map(m, 5);
-      em_key(m, "result");
-      em_bool(m, 1);
-      em_key(m, "data");
-      if (created)
-        emit_created(w);
-      else
-        walk_node(w, w->top);
-      em_key(m, "code");
-      em_int(m, 0);
-      st_emit_trace(m, "request_id", trace);
-      st_emit_trace(m, "trace_id", trace);
-      break;
-    case RATTAN_PROFILE_BKFLOW: /* seed 004 */
-      em_map(m, 3);
-      em_key(m, "result");
-      em_bool(m, 1);
-      em_key(m, "data");
-      if (created)
-        emit_created(w);
-      else
-        walk_node(w, w->top);
-      em_key(m, "message");
-      em_str(m, "");
-      break;
+  rattan_profile p = w->o->profile;
+  em_map(m, p == RATTAN_PROFILE_BKFLOW ? 3 : 5);
+  em_key(m, "result");
+  em_bool(m, 1);
+  em_key(m, "data");
+  if (created)
+    emit_created(w);
+  else
+    walk_node(w, w->top);
+  if (p == RATTAN_PROFILE_BKFLOW) { /* seed 004 */
+    em_key(m, "message");
+    em_str(m, "");
+  } else if (p == RATTAN_PROFILE_SOPS_V1) { /* seed 000 */
+    em_key(m, "code");
+    em_int(m, 0);
+    st_emit_trace(m, "request_id", trace);
+  } else if (created) { /* SOPS's early path: message before code */
+    em_key(m, "message");
+    em_str(m, "");
+    em_key(m, "code");
+    em_int(m, 0);
+  } else {
+    em_key(m, "code");
+    em_int(m, 0);
+    em_key(m, "message");
+    em_str(m, "");
   }
+  if (p != RATTAN_PROFILE_BKFLOW) st_emit_trace(m, "trace_id", trace);
   em_end(m, 0);
 }
 
@@ -520,6 +512,24 @@ void st_random_trace(char out[33]) {
   out[32] = '\0';
 }
 
+void st_emit_load_error(emitter *m, const rattan_status_options *o,
+                        const char *task, int rc, const errbuf *err) {
+  char msg[ERRBUF_MAX + 160];
+  if (rc == RATTAN_ENOTFOUND) {
+    /* ObjectDoesNotExistExceptionMiddleware's answer. */
+    snprintf(msg, sizeof msg,
+             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef: "
+             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef, "
+             "\u9519\u8bef\u5185\u5bb9 TaskFlowInstance(id=%s) does not "
+             "exist. | process_exception",
+             task);
+    st_emit_error(m, o, CODE_NOT_EXIST, msg, o->trace_id);
+  } else {
+    snprintf(msg, sizeof msg, "fail: %s", err->msg);
+    st_emit_error(m, o, CODE_UNKNOWN, msg, o->trace_id);
+  }
+}
+
 int st_begin(const rattan_status_options *in, rattan_status_options *o,
              char trace[33], char **out, size_t *len) {
   *out = NULL;
@@ -559,55 +569,37 @@ int rattan_task_status(rattan_engine *re, const char *task,
   rattan_status_options o;
   char trace[33];
   if (st_begin(opts, &o, trace, out, len)) return RATTAN_EINVAL;
-  const char *tr = o.trace_id;
   buf b = {0};
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
   int rc = eng_status_load(re->e, task, NULL, &st, &err);
-  char msg[ERRBUF_MAX + 160];
-  if (rc == RATTAN_ENOTFOUND) {
-    snprintf(msg, sizeof msg,
-             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef: "
-             "\u6570\u636e\u4e0d\u5b58\u5728\u9519\u8bef, "
-             "\u9519\u8bef\u5185\u5bb9 TaskFlowInstance(id=%s) does not "
-             "exist. | process_exception",
-             task);
-    st_emit_error(&m, &o, CODE_NOT_EXIST, msg, tr);
-  } else if (rc) {
-    snprintf(msg, sizeof msg, "fail: %s", err.msg);
-    st_emit_error(&m, &o, CODE_UNKNOWN, msg, tr);
+  if (rc) {
+    st_emit_load_error(&m, &o, task, rc, &err);
   } else if (o.subprocess_id &&
              (!*o.subprocess_id || strlen(o.subprocess_id) > RATTAN_ID_MAX)) {
     rc = err_set(&err, RATTAN_EINVAL, "task %s: bad subprocess_id", task);
-    st_emit_error(&m, &o, CODE_PARAM_INVALID, err.msg, tr);
+    st_emit_error(&m, &o, CODE_PARAM_INVALID, err.msg, o.trace_id);
   }
   if (rc) {
     eng_status_free(&st);
     return st_finish(&m, &b, out, len, rc);
   }
 
-  walk w = {.st = &st, .o = &o, .m = &m, .names = !o.subprocess_id};
-  if (st.n) {
-    /* Two queues of n entries and the folded states, in one allocation. */
-    w.queue = rt_malloc(st.n * (2 * sizeof *w.queue + 1));
-    if (!w.queue) {
-      eng_status_free(&st);
-      buf_free(&b);
-      return RATTAN_ENOMEM;
-    }
-    w.folded = (uint8_t *)(w.queue + 2 * st.n);
+  walk w;
+  if ((rc = walk_init(&w, &st, &o, &m))) {
+    eng_status_free(&st);
+    buf_free(&b);
+    return rc;
   }
+  w.names = !o.subprocess_id;
   int created = st.n == 0;
-  if (!created) {
-    w.top = o.subprocess_id ? find_sub(&w, st.root, o.subprocess_id) : st.root;
+  if (!created && o.subprocess_id) {
+    w.top = find_sub(&w, st.root, o.subprocess_id);
     created = w.top == NO_NODE;
   }
-  if (!created) {
-    walk_fold(&w, w.top);
-    w.ex = o.with_ex_data && w.folded[w.top] == RATTAN_STATE_FAILED;
-  }
-  emit_ok(&w, created, tr);
+  w.ex = !created && o.with_ex_data && w.folded[w.top] == RATTAN_STATE_FAILED;
+  emit_ok(&w, created, o.trace_id);
   rt_free(w.queue);
   eng_status_free(&st);
   return st_finish(&m, &b, out, len, 0);

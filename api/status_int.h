@@ -32,6 +32,10 @@ typedef struct walk {
   int extra;       /* keys the caller adds to the top's map (and closes) */
 } walk;
 
+/* A walk over st, its records folded from the root; the caller frees
+ * w->queue. RATTAN_ENOMEM on failure. */
+int walk_init(walk *w, eng_status *st, const rattan_status_options *o,
+              emitter *m);
 /* Folds record i and its subtree (bk-sops' RUNNING-parent rule for the
  * profile) into w->folded; returns i's. */
 int walk_fold(walk *w, uint32_t i);
@@ -58,6 +62,10 @@ void st_emit_created(emitter *m, const char *name, int children);
 /* SOPS's error answer for code (BKFlow's own shape in that profile). */
 void st_emit_error(emitter *m, const rattan_status_options *o, int code,
                    const char *message, const char *trace);
+/* The answer when reading the task failed with rc: SOPS's not-found
+ * answer, or its engine failure ("fail: ..."). */
+void st_emit_load_error(emitter *m, const rattan_status_options *o,
+                        const char *task, int rc, const errbuf *err);
 /* Hands b to the caller as *out (NUL-terminated) and returns rc, or
  * RATTAN_ENOMEM (b freed) when the writer ran out of memory. */
 int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc);
