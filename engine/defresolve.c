@@ -124,7 +124,10 @@ static void check_in(parser *p, uint32_t node, const char *where,
   c->in_list[c->n++] = r;
 }
 
-/* Puts each gateway condition and default onto its flow. */
+/* Puts each gateway condition and default onto its flow. The texts are
+ * interned in outgoing-flow order, not in the order of the conditions
+ * object, so a definition read back as a tree compiles to the same bytes
+ * (replay relies on it). */
 static void resolve_conditions(parser *p, uint32_t i, const uint32_t *rows) {
   json_t *obj = p->ni[i].obj;
   const char *gpath = dp_path_at(p, p->ni[i].path);
@@ -133,20 +136,25 @@ static void resolve_conditions(parser *p, uint32_t i, const uint32_t *rows) {
   const char *fid;
   json_t *c;
   json_object_foreach(conds, fid, c) {
-    snprintf(where, sizeof where, "%s.conditions.%s", gpath, fid);
     uint32_t k = idmap_get(&p->flows, fid);
     uint32_t r = k == ST_NONE ? ST_NONE : rows[k];
     if (r == ST_NONE || p->b.d.flows[r].source != i) {
+      snprintf(where, sizeof where, "%s.conditions.%s", gpath, fid);
       BAD(p, where, "flow \"%s\" is not an outgoing flow of this gateway", fid);
-      continue;
     }
+  }
+  const st_def_node *n = &p->b.d.nodes[i];
+  for (uint32_t r = n->out; r < n->out + n->n_out && conds; r++) {
+    st_def_flow *f = &p->b.d.flows[r];
+    c = json_object_get(conds, p->b.d.pool + f->id);
+    if (!c) continue;
     const char *ev = json_string_value(json_object_get(c, "evaluate"));
     const char *nm = json_string_value(json_object_get(c, "name"));
     uint32_t ev_off = b_str(&p->b, ev);
     uint32_t nm_off = b_str(&p->b, nm);
     if (p->b.oom) return;
-    p->b.d.flows[r].cond = ev_off;
-    p->b.d.flows[r].cond_name = nm_off;
+    f->cond = ev_off;
+    f->cond_name = nm_off;
   }
   json_t *def = json_object_get(obj, "default_condition");
   const char *dfid = json_string_value(json_object_get(def, "flow_id"));

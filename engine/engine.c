@@ -62,6 +62,13 @@ st_store *eng_store(eng *e) {
 st_txn *eng_txn_store(eng_txn *t) {
   return t->st;
 }
+int64_t eng_txn_now(eng_txn *t) {
+  return t->now;
+}
+int eng_journal(eng_txn *t, const char *task, const st_def *d,
+                const char *kind, errbuf *err) {
+  return st_journal_begin(t->st, task, d, kind, t->now, err);
+}
 eng *eng_txn_engine(eng_txn *t) {
   return t->e;
 }
@@ -88,7 +95,7 @@ static int write_run(st_txn *st, void *ctx, errbuf *err) {
     else if (rc)
       return rc;
   }
-  eng_txn t = {e, st, start};
+  eng_txn t = {e, st, start, eng_now(e)};
   if ((rc = w->fn(&t, w->ctx, err))) return rc;
   if (e->seeded && t.rng_pos != start &&
       (rc = st_rng_put(st, e->seed, t.rng_pos, err)))

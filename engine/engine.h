@@ -59,6 +59,14 @@ int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
 
 st_txn *eng_txn_store(eng_txn *t);
 eng *eng_txn_engine(eng_txn *t);
+/* The clock reading of the transaction: read once when it begins, so
+ * every time written in it, and its journal entry, agree. */
+int64_t eng_txn_now(eng_txn *t);
+/* Opens the journal entry of task's changes in t (st_journal_begin), at
+ * the transaction's clock reading; d may be NULL when no process record
+ * is written. */
+int eng_journal(eng_txn *t, const char *task, const st_def *d,
+                const char *kind, errbuf *err);
 /* Writes a fresh version ("v" + 32 lowercase hex) into out. */
 void eng_new_version(eng_txn *t, char out[ST_VERSION_LEN + 1]);
 
@@ -120,6 +128,21 @@ typedef struct eng_change {
  * naming the node, the from and the to state, and writes nothing. */
 int eng_transit(eng_txn *t, const char *task, const char *node,
                 const eng_change *c, st_state *out, errbuf *err);
+
+/* Sets the node's inner_loop to 0 (r is its record, updated): bamboo's
+ * reset of a subprocess's children when the subprocess runs again. */
+int eng_reset_inner_loop(eng_txn *t, const char *task, const char *node,
+                         st_state *r, errbuf *err);
+
+/* Checks a recorded change of a node's record (replay): action (a name
+ * the journal uses) turned cur (NULL: no record) into rec at time at,
+ * under the table, the action's counter, version and time rules, and, for
+ * a new record, creation number seq. *history says the rules move cur to
+ * the history first. RATTAN_ESTATE names the node, the states and the
+ * first field that breaks a rule; RATTAN_EINVAL an unknown action. */
+int eng_transit_check(const char *node, const char *action, const st_state *cur,
+                      const st_state *rec, int64_t at, uint32_t seq,
+                      int *history, errbuf *err);
 
 /* ---- Tasks -------------------------------------------------------------- */
 

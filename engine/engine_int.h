@@ -28,6 +28,7 @@ struct eng_txn {
   eng *e;
   st_txn *st;
   uint64_t rng_pos; /* this run's position; adopted after commit */
+  int64_t now;      /* the clock reading every change of the txn carries */
 };
 
 #endif

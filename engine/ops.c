@@ -375,28 +375,59 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
   json_decref(q);
   json_decref(data);
   sc.pending++;
-  st_event ev = {.kind = "callback",
-                 .node = id,
-                 .from = -1,
-                 .to = -1,
-                 .at = eng_now(r->e),
-                 .note = op->text ? op->text : "null"};
   if (!rc)
     rc = st_data_put(r->st, r->task, id, ST_DATA_CALLBACKS, 0,
                      (st_slice){text, strlen(text)}, r->err);
   rt_free(text);
-  if (!rc) rc = st_sched_put(r->st, r->task, id, &sc, r->err);
-  return rc ? rc : st_journal_append(r->st, r->task, &ev, NULL, r->err);
+  return rc ? rc : st_sched_put(r->st, r->task, id, &sc, r->err);
+}
+
+/* The journal's names of the operations (JOURNAL.md). */
+static const char *const op_names[] = {
+    [OP_START] = "start",
+    [OP_PAUSE] = "pause",
+    [OP_RESUME] = "resume",
+    [OP_REVOKE] = "revoke",
+    [OP_RETRY] = "retry",
+    [OP_SKIP] = "skip",
+    [OP_SKIP_EXG] = "skip_exg",
+    [OP_SKIP_CPG] = "skip_cpg",
+    [OP_NODE_PAUSE] = "node_pause",
+    [OP_NODE_RESUME] = "node_resume",
+    [OP_SUB_PAUSE] = "pause_subproc",
+    [OP_SUB_RESUME] = "resume_subproc",
+    [OP_SUB_RETRY] = "retry_subprocess",
+    [OP_FORCED_FAIL] = "forced_fail",
+    [OP_CALLBACK] = "callback"};
+
+/* The operation's arguments, as its journal entry records them. */
+static int op_args(run *r, const eng_op *op) {
+  st_txn *st = r->st;
+  int rc = 0;
+  if (op->node)
+    rc = st_journal_arg_text(st, "node", op->node, strlen(op->node), r->err);
+  if (!rc && op->text)
+    rc = st_journal_arg_text(st, "data", op->text, strlen(op->text), r->err);
+  if (!rc && op->version)
+    rc = st_journal_arg_text(st, "version", op->version, strlen(op->version),
+                             r->err);
+  if (!rc && op->flows)
+    rc = st_journal_arg_texts(st, "flows", op->flows, op->n_flows, r->err);
+  return rc;
 }
 
 static int op_run(eng_txn *t, void *ctx, errbuf *err) {
   const eng_op *op = ((op_ctx *)ctx)->op;
   run r;
   st_task task;
+  if (op->kind < OP_START || op->kind > OP_CALLBACK)
+    return err_set(err, RATTAN_EINVAL, "unknown operation %d", op->kind);
   int rc = st_task_get(eng_txn_store(t), op->task, &task, err);
   if (rc == RATTAN_ENOTFOUND)
     return err_set(err, RATTAN_ENOTFOUND, "task %s: no such task", op->task);
-  if (rc || (rc = run_init(&r, t, op->task, err))) return rc;
+  if (rc || (rc = run_init(&r, t, op->task, op_names[op->kind], err)) ||
+      (rc = op_args(&r, op)))
+    return rc;
   const char *root = pipe_id(r.d, 0);
   uint32_t ni = ST_NONE;
   switch (op->kind) {

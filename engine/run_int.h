@@ -22,8 +22,10 @@ typedef struct run {
   errbuf *err;
 } run;
 
-/* Sets up r for task inside t: loads (or reuses) the definition. */
-int run_init(run *r, eng_txn *t, const char *task, errbuf *err);
+/* Sets up r for task inside t: loads (or reuses) the definition and opens
+ * the journal entry of the task's changes, named kind. */
+int run_init(run *r, eng_txn *t, const char *task, const char *kind,
+             errbuf *err);
 
 /* The task's definition, decoded once and cached by the engine: valid
  * until eng_close (definitions never change). */

@@ -70,10 +70,12 @@ void run_def_cache_free(eng *e) {
   }
 }
 
-int run_init(run *r, eng_txn *t, const char *task, errbuf *err) {
+int run_init(run *r, eng_txn *t, const char *task, const char *kind,
+             errbuf *err) {
   *r = (run){.e = eng_txn_engine(t), .t = t, .task = task, .err = err};
   r->st = eng_txn_store(t);
-  return run_def(r->e, r->st, task, &r->d, &r->by_id, err);
+  int rc = run_def(r->e, r->st, task, &r->d, &r->by_id, err);
+  return rc ? rc : eng_journal(t, task, r->d, kind, err);
 }
 
 uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id) {
@@ -327,15 +329,7 @@ static int run_subprocess(run *r, st_proc *p, uint32_t ni,
     if (rc == RATTAN_ENOTFOUND) continue;
     if (rc) return rc;
     if (strcmp(s.parent_id, sid) || s.inner_loop == 0) continue;
-    s.inner_loop = 0;
-    st_event ev = {.kind = "inner_loop_reset",
-                   .node = node_id(d, i),
-                   .from = s.state,
-                   .to = s.state,
-                   .rec = &s,
-                   .at = eng_now(r->e)};
-    if ((rc = st_state_put(r->st, r->task, node_id(d, i), &s, r->err)) ||
-        (rc = st_journal_append(r->st, r->task, &ev, NULL, r->err)))
+    if ((rc = eng_reset_inner_loop(r->t, r->task, node_id(d, i), &s, r->err)))
       return rc;
   }
   cx parent;
@@ -424,8 +418,8 @@ static int push(eng_txn *t, void *ctx, errbuf *err) {
   step_reset(s);
   run r;
   st_proc p;
-  int rc = run_init(&r, t, s->task, err);
-  if (rc) return rc;
+  int rc = run_init(&r, t, s->task, "push", err);
+  if (rc || (rc = st_journal_arg_uint(r.st, "pid", s->pid, err))) return rc;
   /* A queue entry without a runnable process is dropped, so the drive
    * loop cannot pick it forever. */
   if ((rc = st_proc_get(r.st, s->task, s->pid, &p, err)))
@@ -559,14 +553,36 @@ static int pop_callback(run *r, const char *id) {
   return rc;
 }
 
+/* The component's result as the journal entry's arguments: its outputs
+ * and ex_data also land in the execution data the entry changes. */
+static int result_args(run *r, const step *s) {
+  int rc = st_journal_arg_text(r->st, "node", s->node, strlen(s->node), r->err);
+  if (!rc)
+    rc = st_journal_arg_text(r->st, "call",
+                             s->call == CALL_EXECUTE ? "execute" : "schedule",
+                             s->call == CALL_EXECUTE ? 7 : 8, r->err);
+  if (!rc) rc = st_journal_arg_bool(r->st, "ok", s->ok, r->err);
+  if (!rc && s->finish) rc = st_journal_arg_bool(r->st, "finish", 1, r->err);
+  if (!rc && s->ex_data)
+    rc = st_journal_arg_text(r->st, "ex_data", s->ex_data, strlen(s->ex_data),
+                             r->err);
+  if (!rc && s->callback)
+    rc = st_journal_arg_text(r->st, "callback", s->callback,
+                             strlen(s->callback), r->err);
+  if (!rc && s->poll_after != RATTAN_NO_TIME && s->poll_after >= 0)
+    rc = st_journal_arg_uint(r->st, "poll_after", (uint64_t)s->poll_after,
+                             r->err);
+  return rc;
+}
+
 /* Stores the result of the call in s (bamboo's handler after execute or
  * schedule), unless the node moved on meanwhile (forced fail, revoke):
  * then the result is dropped, as bamboo's version check drops it. */
 static int apply(eng_txn *t, void *ctx, errbuf *err) {
   step *s = ctx;
   run r;
-  int rc = run_init(&r, t, s->task, err);
-  if (rc) return rc;
+  int rc = run_init(&r, t, s->task, "result", err);
+  if (rc || (rc = result_args(&r, s))) return rc;
   const st_def *d = r.d;
   uint32_t ni = def_find(d, r.by_id, s->node);
   st_state st;
@@ -606,7 +622,7 @@ static int apply(eng_txn *t, void *ctx, errbuf *err) {
   int waits = s->ok && type != RATTAN_SCHEDULE_NONE && !s->finish &&
               !(s->call == CALL_SCHEDULE && type == RATTAN_SCHEDULE_CALLBACK);
   if (waits) {
-    int64_t now = eng_now(r.e);
+    int64_t now = eng_txn_now(t);
     if (s->call == CALL_EXECUTE) {
       int32_t timeout = d->nodes[ni].timeout;
       sc = (st_sched){.type = (uint8_t)type, .pid = p.id};
@@ -655,8 +671,10 @@ out_free:
 static int time_out(eng_txn *t, void *ctx, errbuf *err) {
   step *s = ctx;
   run r;
-  int rc = run_init(&r, t, s->task, err);
-  if (rc) return rc;
+  int rc = run_init(&r, t, s->task, "timeout", err);
+  if (rc || (rc = st_journal_arg_text(r.st, "node", s->node, strlen(s->node),
+                                      err)))
+    return rc;
   uint32_t ni = def_find(r.d, r.by_id, s->node);
   st_state st;
   st_proc p;
@@ -830,7 +848,12 @@ out_end:
 
 static int drop_schedule(eng_txn *t, void *ctx, errbuf *err) {
   step *s = ctx;
-  return st_sched_del(eng_txn_store(t), s->task, s->node, err);
+  st_txn *st = eng_txn_store(t);
+  int rc = eng_journal(t, s->task, NULL, "drop_schedule", err);
+  if (rc || (rc = st_journal_arg_text(st, "node", s->node, strlen(s->node),
+                                      err)))
+    return rc;
+  return st_sched_del(st, s->task, s->node, err);
 }
 
 /* Finds the next piece of work into s: 1 if there is one, 0 if not (with

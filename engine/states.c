@@ -4,10 +4,6 @@
  */
 #include "engine.h"
 
-static const char *const state_names[RATTAN_STATE_COUNT] = {
-    "CREATED", "READY",    "RUNNING", "SUSPENDED",
-    "BLOCKED", "FINISHED", "FAILED",  "REVOKED"};
-
 #define B(s) (1u << RATTAN_STATE_##s)
 
 /* allowed[from] is the set of states from may move to. */
@@ -24,8 +20,7 @@ static const unsigned allowed[RATTAN_STATE_COUNT] = {
 };
 
 const char *rattan_state_name(int state) {
-  if (state < 0 || state >= RATTAN_STATE_COUNT) return NULL;
-  return state_names[state];
+  return st_state_name(state);
 }
 
 int eng_can_transit(int from, int to) {

@@ -57,12 +57,10 @@ static int create_run(eng_txn *t, void *ctx, errbuf *err) {
            c->name && *c->name ? c->name : c->rec.id);
   snprintf(c->rec.root, sizeof c->rec.root, "%s",
            c->def->pool + c->def->pipes[0].id);
-  c->rec.created = eng_now(eng_txn_engine(t));
-  int rc = st_task_put(st, &c->rec, err);
-  if (rc || (rc = st_def_put(st, c->rec.id, c->def, err))) return rc;
-  st_event ev = {
-      .kind = "create", .from = -1, .at = c->rec.created, .note = c->rec.name};
-  return st_journal_append(st, c->rec.id, &ev, NULL, err);
+  c->rec.created = eng_txn_now(t);
+  int rc = eng_journal(t, c->rec.id, c->def, "create", err);
+  if (rc || (rc = st_task_put(st, &c->rec, err))) return rc;
+  return st_def_put(st, c->rec.id, c->def, err);
 }
 
 int eng_task_create(eng *e, const char *json, size_t len,

@@ -70,23 +70,88 @@ static int refuse(errbuf *err, const char *node, int action, int from, int to,
                  action_names[action], need);
 }
 
-/* A new record, numbered in the task's creation order (status trees list
- * children in that order, as SOPS lists them in database row order). */
-static int fresh_record(eng_txn *t, const char *task, st_state *r, int64_t now,
-                        errbuf *err) {
-  *r = (st_state){.loop = 1, .inner_loop = 1};
-  r->created = now;
-  r->started = r->archived = ST_NO_TIME;
-  eng_new_version(t, r->version);
-  return st_state_seq(t->st, task, &r->seq, err);
-}
-
 static void copy_id(char dst[ST_ID_MAX + 1], const char *src) {
   if (!src) return;
   size_t n = strlen(src);
   if (n > ST_ID_MAX) n = ST_ID_MAX;
   memcpy(dst, src, n);
   dst[n] = '\0';
+}
+
+/* The record action makes of cur (NULL: the node has none) at now:
+ * *fresh says it needs a new version, *history that cur goes to the
+ * node's history first. c gives the run's ids (NULL keeps cur's) and the
+ * finish's ignore_error. Pure, so replay checks recorded changes against
+ * the very rules the engine applies. */
+static void next_record(int action, int rerun_limited, const st_state *cur,
+                        int to, int64_t now, const eng_change *c, st_state *nx,
+                        int *fresh, int *history) {
+  *fresh = *history = 0;
+  if (!cur) {
+    *nx = (st_state){.loop = 1, .inner_loop = 1};
+    nx->created = now;
+    nx->started = nx->archived = ST_NO_TIME;
+    *fresh = 1;
+  } else {
+    *nx = *cur;
+  }
+  nx->state = (uint8_t)to;
+  nx->refreshed = now;
+  switch (action) {
+    case ACT_RUN:
+      if (rerun_limited) {
+        nx->archived = now;
+        break;
+      }
+      if (cur && cur->state == RATTAN_STATE_FINISHED) {
+        /* Re-entry. bamboo keeps archived_time here (a quirk kept). */
+        nx->loop++;
+        nx->inner_loop++;
+        nx->skip = nx->retry = nx->error_ignored = 0;
+        *fresh = *history = 1;
+      }
+      nx->started = now;
+      copy_id(nx->root_id, c->root_id);
+      copy_id(nx->parent_id, c->parent_id);
+      break;
+    case ACT_FINISH:
+      nx->error_ignored = c->ignore_error != 0;
+      nx->archived = now;
+      break;
+    case ACT_FAIL:
+      nx->archived = now;
+      break;
+    case ACT_RETRY:
+      nx->retry++;
+      nx->started = nx->archived = ST_NO_TIME;
+      *fresh = *history = 1;
+      break;
+    case ACT_SKIP:
+      nx->skip = 1;
+      nx->archived = now;
+      *fresh = *history = 1;
+      break;
+    case ACT_FORCED_FAIL:
+      nx->archived = now;
+      *fresh = 1;
+      break;
+    case ACT_SET:
+      if (to == RATTAN_STATE_RUNNING) nx->started = now;
+      if (to == RATTAN_STATE_FINISHED || to == RATTAN_STATE_FAILED)
+        nx->archived = now;
+      break;
+    default:
+      break; /* pause, resume, revoke: state only */
+  }
+}
+
+/* Checks action from -> to against the table and the action's rules. */
+static int allowed(const char *node, int action, int from, int to,
+                   errbuf *err) {
+  int table_ok = eng_can_transit(from, to);
+  if (!table_ok || !((rules[action].from >> from) & 1))
+    return refuse(err, node, action, from, to, table_ok);
+  return 0;
 }
 
 int eng_transit(eng_txn *t, const char *task, const char *node,
@@ -104,12 +169,11 @@ int eng_transit(eng_txn *t, const char *task, const char *node,
   st_state cur, nx;
   int rc = st_state_get(t->st, task, node, &cur, err);
   if (rc && rc != RATTAN_ENOTFOUND) return rc;
-  int from = rc ? RATTAN_STATE_CREATED : cur.state;
+  int has = rc == 0;
+  int from = has ? cur.state : RATTAN_STATE_CREATED;
   int to = c->action == ACT_SET ? c->to : rules[c->action].to;
-  int64_t now = eng_now(e);
-  const char *note = NULL;
-  char note_buf[64];
-  int history = 0;
+  char note[64];
+  int fresh, history;
 
   if (to < 0 || to >= RATTAN_STATE_COUNT)
     return err_set(err, RATTAN_EINVAL, "node %s: unknown target state %d", node,
@@ -119,82 +183,114 @@ int eng_transit(eng_txn *t, const char *task, const char *node,
   int rerun_limited = c->action == ACT_RUN && from == RATTAN_STATE_FINISHED &&
                       !c->is_subprocess && cur.loop > e->rerun_limit;
   if (rerun_limited) to = RATTAN_STATE_FAILED;
-  int table_ok = eng_can_transit(from, to);
-  if (!table_ok || !((rules[c->action].from >> from) & 1))
-    return refuse(err, node, c->action, from, to, table_ok);
-
-  if (from == RATTAN_STATE_CREATED) {
-    if ((rc = fresh_record(t, task, &nx, now, err))) return rc;
-  } else {
-    nx = cur;
-  }
-  nx.state = (uint8_t)to;
-  nx.refreshed = now;
-
-  switch (c->action) {
-    case ACT_RUN:
-      if (rerun_limited) {
-        nx.archived = now;
-        snprintf(note_buf, sizeof note_buf,
-                 "node execution exceed rerun limit %u", e->rerun_limit);
-        note = note_buf;
-        break;
-      }
-      if (from == RATTAN_STATE_FINISHED) {
-        /* Re-entry. bamboo keeps archived_time here (a quirk kept). */
-        nx.loop++;
-        nx.inner_loop++;
-        nx.skip = nx.retry = nx.error_ignored = 0;
-        eng_new_version(t, nx.version);
-        history = 1;
-      }
-      nx.started = now;
-      copy_id(nx.root_id, c->root_id);
-      copy_id(nx.parent_id, c->parent_id);
-      break;
-    case ACT_FINISH:
-      nx.error_ignored = c->ignore_error != 0;
-      nx.archived = now;
-      break;
-    case ACT_FAIL:
-      nx.archived = now;
-      break;
-    case ACT_RETRY:
-      nx.retry++;
-      nx.started = nx.archived = ST_NO_TIME;
-      eng_new_version(t, nx.version);
-      history = 1;
-      break;
-    case ACT_SKIP:
-      nx.skip = 1;
-      nx.archived = now;
-      eng_new_version(t, nx.version);
-      history = 1;
-      break;
-    case ACT_FORCED_FAIL:
-      nx.archived = now;
-      eng_new_version(t, nx.version);
-      break;
-    case ACT_SET:
-      if (to == RATTAN_STATE_RUNNING) nx.started = now;
-      if (to == RATTAN_STATE_FINISHED || to == RATTAN_STATE_FAILED)
-        nx.archived = now;
-      break;
-    default:
-      break; /* pause, resume, revoke: state only */
-  }
-
+  if ((rc = allowed(node, c->action, from, to, err))) return rc;
+  next_record(c->action, rerun_limited, has ? &cur : NULL, to, t->now, c, &nx,
+              &fresh, &history);
+  if (fresh) eng_new_version(t, nx.version);
+  /* Records are numbered in the task's creation order (status trees list
+   * children in that order, as SOPS lists them in database row order). */
+  if (!has && (rc = st_state_seq(t->st, task, &nx.seq, err))) return rc;
+  if (rerun_limited)
+    snprintf(note, sizeof note, "node execution exceed rerun limit %u",
+             e->rerun_limit);
+  st_why why = {rerun_limited ? "rerun_limit" : action_names[c->action],
+                has ? from : -1, rerun_limited ? note : NULL};
   if (history && (rc = st_history_add(t->st, task, node, &cur, err))) return rc;
-  if ((rc = st_state_put(t->st, task, node, &nx, err))) return rc;
-  st_event ev = {
-      .kind = rerun_limited ? "rerun_limit" : action_names[c->action],
-      .node = node,
-      .from = from,
-      .to = to,
-      .rec = &nx,
-      .at = now,
-      .note = note};
-  if ((rc = st_journal_append(t->st, task, &ev, NULL, err))) return rc;
+  if ((rc = st_state_put(t->st, task, node, &nx, &why, err))) return rc;
   if (out) *out = nx;
+  return 0;
+}
+
+int eng_reset_inner_loop(eng_txn *t, const char *task, const char *node,
+                         st_state *r, errbuf *err) {
+  st_why why = {"inner_loop_reset", r->state, NULL};
+  r->inner_loop = 0;
+  return st_state_put(t->st, task, node, r, &why, err);
+}
+
+/* ---- Checking recorded changes (replay) ---------------------------------- */
+
+static int action_named(const char *name) {
+  for (int a = 0; a < ACT_COUNT; a++)
+    if (!strcmp(action_names[a], name)) return a;
+  return -1;
+}
+
+static int version_ok(const char *v) {
+  if (v[0] != 'v' || strlen(v) != ST_VERSION_LEN) return 0;
+  for (const char *p = v + 1; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+  return 1;
+}
+
+/* Names the first field where the recorded record differs from the one
+ * the rules give, or NULL. */
+static const char *first_difference(const st_state *a, const st_state *b) {
+  if (a->state != b->state) return "state";
+  if (strcmp(a->version, b->version)) return "version";
+  if (a->loop != b->loop) return "loop";
+  if (a->inner_loop != b->inner_loop) return "inner_loop";
+  if (a->retry != b->retry) return "retry";
+  if (a->skip != b->skip) return "skip";
+  if (a->error_ignored != b->error_ignored) return "error_ignored";
+  if (strcmp(a->root_id, b->root_id)) return "root_id";
+  if (strcmp(a->parent_id, b->parent_id)) return "parent_id";
+  if (a->created != b->created) return "created";
+  if (a->started != b->started) return "started";
+  if (a->archived != b->archived) return "archived";
+  if (a->refreshed != b->refreshed) return "refreshed";
+  if (a->seq != b->seq) return "seq";
+  return NULL;
+}
+
+int eng_transit_check(const char *node, const char *action, const st_state *cur,
+                      const st_state *rec, int64_t at, uint32_t seq,
+                      int *history, errbuf *err) {
+  int from = cur ? cur->state : RATTAN_STATE_CREATED;
+  int to = rec->state;
+  st_state want;
+  int fresh = 0;
+  *history = 0;
+  if (!strcmp(action, "inner_loop_reset")) {
+    if (!cur)
+      return err_set(err, RATTAN_ESTATE,
+                     "node %s: inner_loop_reset of a node without a record",
+                     node);
+    want = *cur;
+    want.inner_loop = 0;
+  } else {
+    int rerun_limited = !strcmp(action, "rerun_limit");
+    int a = rerun_limited ? ACT_RUN : action_named(action);
+    if (a < 0)
+      return err_set(err, RATTAN_EINVAL, "node %s: unknown action \"%s\"",
+                     node, action);
+    if (rerun_limited && from != RATTAN_STATE_FINISHED)
+      return err_set(err, RATTAN_ESTATE,
+                     "node %s: %s -> %s is not allowed for rerun_limit (needs "
+                     "FINISHED)",
+                     node, rattan_state_name(from), rattan_state_name(to));
+    if (a != ACT_SET && !rerun_limited && to != rules[a].to)
+      return refuse(err, node, a, from, to, eng_can_transit(from, to));
+    int rc = allowed(node, a, from, to, err);
+    if (rc) return rc;
+    eng_change c = {.action = a,
+                    .ignore_error = rec->error_ignored,
+                    .root_id = rec->root_id,
+                    .parent_id = rec->parent_id};
+    next_record(a, rerun_limited, cur, to, at, &c, &want, &fresh, history);
+  }
+  if (fresh) {
+    if (!version_ok(rec->version) || (cur && !strcmp(rec->version, cur->version)))
+      return err_set(err, RATTAN_ESTATE,
+                     "node %s: %s needs a new version, not \"%s\"", node,
+                     action, rec->version);
+    memcpy(want.version, rec->version, sizeof want.version);
+  }
+  if (!cur) want.seq = seq;
+  const char *field = first_difference(rec, &want);
+  if (field)
+    return err_set(err, RATTAN_ESTATE,
+                   "node %s: %s %s -> %s breaks the rule for %s", node, action,
+                   rattan_state_name(from), rattan_state_name(to), field);
   return 0;
 }

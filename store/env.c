@@ -31,6 +31,7 @@ struct st_txn {
   int failed;  /* a put or del failed: only abort remains */
   int mapfull; /* that failure was MDB_MAP_FULL */
   buf scratch;
+  jframe j; /* the journal entry being built (write txns only) */
 };
 
 /* Map size changes (mdb_env_set_mapsize) remap the file, so they must not
@@ -209,7 +210,9 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
     if (rc) return rc;
     t->failed = t->mapfull = 0;
     t->scratch.len = 0;
+    jr_reset(t);
     rc = fn(t, ctx, err);
+    if (rc == 0) rc = st_journal_end(t, NULL, err);
     if (rc == 0 && t->failed)
       rc = err_set(err, RATTAN_EBADTXN,
                    "store %s: a write failed inside "
@@ -254,6 +257,14 @@ void st_read_end(st_txn *t) {
   mdb_txn_abort(t->txn);
   txn_end(t->store);
   rt_free(t);
+}
+
+jframe *st_jframe(st_txn *t) {
+  return &t->j;
+}
+
+void st_txn_fail(st_txn *t) {
+  t->failed = 1;
 }
 
 buf *st_scratch(st_txn *t) {
@@ -450,6 +461,7 @@ out_close_env:
   mdb_env_close(s->env);
 out_free_store:
   buf_free(&s->w.scratch);
+  jr_free(&s->w);
   pthread_rwlock_destroy(&s->resize_lock);
   rt_free(s);
   return ret;
@@ -459,6 +471,7 @@ void st_close(st_store *s) {
   if (!s) return;
   mdb_env_close(s->env);
   buf_free(&s->w.scratch);
+  jr_free(&s->w);
   pthread_rwlock_destroy(&s->resize_lock);
   rt_free(s);
 }

@@ -129,6 +129,21 @@ int st_state_get(st_txn *t, const char *task, const char *node, st_state *r,
   return 0;
 }
 
+static const char *const state_names[RATTAN_STATE_COUNT] = {
+    "CREATED", "READY",    "RUNNING", "SUSPENDED",
+    "BLOCKED", "FINISHED", "FAILED",  "REVOKED"};
+
+const char *st_state_name(int state) {
+  if (state < 0 || state >= RATTAN_STATE_COUNT) return NULL;
+  return state_names[state];
+}
+
+int st_state_parse(const char *s, size_t n) {
+  for (int i = 0; i < RATTAN_STATE_COUNT; i++)
+    if (strlen(state_names[i]) == n && !memcmp(state_names[i], s, n)) return i;
+  return -1;
+}
+
 /* Encodes r into the txn's scratch buffer and puts it under k. */
 static int put_state(st_txn *t, int db, const skey *k, const st_state *r,
                      errbuf *err) {
@@ -143,12 +158,13 @@ static int put_state(st_txn *t, int db, const skey *k, const st_state *r,
 }
 
 int st_state_put(st_txn *t, const char *task, const char *node,
-                 const st_state *r, errbuf *err) {
+                 const st_state *r, const st_why *why, errbuf *err) {
   skey k;
   int rc = key_ids(&k, task, node, err);
-  if (rc) return rc;
+  if (rc || (rc = jr_check(t, task, err))) return rc;
   k.len--;
-  return put_state(t, ST_DB_STATES, &k, r, err);
+  if ((rc = put_state(t, ST_DB_STATES, &k, r, err))) return rc;
+  return jr_state(t, node, r, why, err);
 }
 
 static int count_one(st_slice k, st_slice v, void *ctx) {
@@ -171,11 +187,13 @@ int st_history_add(st_txn *t, const char *task, const char *node,
                    const st_state *r, errbuf *err) {
   uint32_t n;
   int rc = st_history_count(t, task, node, &n, err);
-  if (rc) return rc;
+  if (rc || (rc = jr_check(t, task, err))) return rc;
   skey k;
   key_ids(&k, task, node, NULL);
   key_be(&k, n, 4);
-  if ((rc = put_state(t, ST_DB_HISTORIES, &k, r, err))) return rc;
+  if ((rc = put_state(t, ST_DB_HISTORIES, &k, r, err)) ||
+      (rc = jr_history(t, node, n, r, err)))
+    return rc;
   st_slice data;
   rc = st_data_get(t, task, node, ST_DATA_EXEC, 0, &data, err);
   if (rc == RATTAN_ENOTFOUND) return 0;

@@ -104,19 +104,24 @@ int st_proc_get(st_txn *t, const char *task, uint32_t id, st_proc *p,
 int st_proc_put(st_txn *t, const char *task, const st_proc *p, errbuf *err) {
   skey k;
   int rc = proc_key(&k, task, p->id, err);
-  if (rc ||
+  if (rc || (rc = jr_check(t, task, err)) ||
       (rc = put_rec(t, ST_DB_PROCS, &k, proc_pack, p, "process record", err)))
     return rc;
   if (p->status == ST_PROC_RUN)
-    return st_put(t, ST_DB_RUNQ, key_slice(&k), (st_slice){"", 0}, err);
-  return st_del(t, ST_DB_RUNQ, key_slice(&k), err);
+    rc = st_put(t, ST_DB_RUNQ, key_slice(&k), (st_slice){"", 0}, err);
+  else
+    rc = st_del(t, ST_DB_RUNQ, key_slice(&k), err);
+  return rc ? rc : jr_proc(t, p->id, p, err);
 }
 
 int st_proc_del(st_txn *t, const char *task, uint32_t id, errbuf *err) {
   skey k;
   int rc = proc_key(&k, task, id, err);
-  if (rc || (rc = st_del(t, ST_DB_RUNQ, key_slice(&k), err))) return rc;
-  return st_del(t, ST_DB_PROCS, key_slice(&k), err);
+  if (rc || (rc = jr_check(t, task, err)) ||
+      (rc = st_del(t, ST_DB_RUNQ, key_slice(&k), err)) ||
+      (rc = st_del(t, ST_DB_PROCS, key_slice(&k), err)))
+    return rc;
+  return jr_proc(t, id, NULL, err);
 }
 
 typedef struct proc_walk {
@@ -247,14 +252,20 @@ int st_sched_put(st_txn *t, const char *task, const char *node,
                  const st_sched *s, errbuf *err) {
   skey k;
   int rc = node_key(&k, task, node, err);
-  if (rc) return rc;
-  return put_rec(t, ST_DB_SCHEDULES, &k, sched_pack, s, "schedule record", err);
+  if (rc || (rc = jr_check(t, task, err)) ||
+      (rc = put_rec(t, ST_DB_SCHEDULES, &k, sched_pack, s, "schedule record",
+                    err)))
+    return rc;
+  return jr_sched(t, node, s, err);
 }
 
 int st_sched_del(st_txn *t, const char *task, const char *node, errbuf *err) {
   skey k;
   int rc = node_key(&k, task, node, err);
-  return rc ? rc : st_del(t, ST_DB_SCHEDULES, key_slice(&k), err);
+  if (rc || (rc = jr_check(t, task, err)) ||
+      (rc = st_del(t, ST_DB_SCHEDULES, key_slice(&k), err)))
+    return rc;
+  return jr_sched(t, node, NULL, err);
 }
 
 typedef struct sched_walk {
@@ -306,16 +317,24 @@ int st_data_get(st_txn *t, const char *task, const char *node, int tag,
   return rc ? rc : st_get(t, ST_DB_DATA, key_slice(&k), out, err);
 }
 
+/* History copies are not journaled: the history change they come with
+ * makes them again. */
 int st_data_put(st_txn *t, const char *task, const char *node, int tag,
                 uint32_t idx, st_slice val, errbuf *err) {
   skey k;
   int rc = data_key(&k, task, node, tag, idx, err);
-  return rc ? rc : st_put(t, ST_DB_DATA, key_slice(&k), val, err);
+  if (rc || (rc = jr_check(t, task, err)) ||
+      (rc = st_put(t, ST_DB_DATA, key_slice(&k), val, err)))
+    return rc;
+  return tag == ST_DATA_HISTORY ? 0 : jr_data(t, node, tag, &val, err);
 }
 
 int st_data_del(st_txn *t, const char *task, const char *node, int tag,
                 uint32_t idx, errbuf *err) {
   skey k;
   int rc = data_key(&k, task, node, tag, idx, err);
-  return rc ? rc : st_del(t, ST_DB_DATA, key_slice(&k), err);
+  if (rc || (rc = jr_check(t, task, err)) ||
+      (rc = st_del(t, ST_DB_DATA, key_slice(&k), err)))
+    return rc;
+  return tag == ST_DATA_HISTORY ? 0 : jr_data(t, node, tag, NULL, err);
 }

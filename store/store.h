@@ -134,6 +134,11 @@ typedef struct st_state {
   uint32_t seq;      /* creation order within the task, from 0 */
 } st_state;
 
+/* "CREATED", "RUNNING", ... for a rattan_state, NULL for other numbers;
+ * st_state_parse is the reverse (-1 when n bytes at s name no state). */
+const char *st_state_name(int state);
+int st_state_parse(const char *s, size_t n);
+
 /* Appends the msgpack encoding of r to out. */
 int st_state_encode(const st_state *r, buf *out);
 /* Decodes n bytes at p into *r. Corrupt input gives RATTAN_ECORRUPT with
@@ -143,8 +148,15 @@ int st_state_decode(const void *p, size_t n, st_state *r, errbuf *err);
 /* RATTAN_ENOTFOUND if the node has no record. */
 int st_state_get(st_txn *t, const char *task, const char *node, st_state *r,
                  errbuf *err);
+/* Why a state record changes, for its journal entry. */
+typedef struct st_why {
+  const char *action; /* the rule applied: "run", "retry", ... */
+  int from;           /* rattan_state before, -1 for a new record */
+  const char *note;   /* a reason, or NULL */
+} st_why;
+
 int st_state_put(st_txn *t, const char *task, const char *node,
-                 const st_state *r, errbuf *err);
+                 const st_state *r, const st_why *why, errbuf *err);
 
 /* The next creation number of the task's node records (0, 1, ...),
  * stored in t. */
@@ -161,22 +173,35 @@ int st_history_get(st_txn *t, const char *task, const char *node, uint32_t i,
                    st_state *r, errbuf *err);
 
 /* ---- Journal ------------------------------------------------------------
- * Append-only, keyed by (task, sequence). An entry is written in the
- * caller's write txn, so it commits together with the change it records. */
+ * Append-only, keyed by (task, sequence); JOURNAL.md describes the format.
+ * A write transaction that changes a task's records opens an entry for
+ * the task first (st_journal_begin). Every put and delete of the task's
+ * records is then encoded into the entry as it happens, and the entry is
+ * written when the transaction commits (or at st_journal_end), so the
+ * journal holds each change exactly once and commits with it. A write to
+ * a task's records without an open entry for that task is refused. */
 
-typedef struct st_event {
-  const char *kind;    /* event kind, named by the engine */
-  const char *node;    /* NULL for task-level events */
-  int from, to;        /* rattan_state; -1 when not a state change */
-  const st_state *rec; /* the record after the change, or NULL */
-  int64_t at;          /* clock reading */
-  const char *note;    /* a reason, or NULL */
-} st_event;
-
-/* Appends ev to the task's journal; *seq (if not NULL) gets its sequence
- * number, starting at 1. */
-int st_journal_append(st_txn *t, const char *task, const st_event *ev,
-                      uint64_t *seq, errbuf *err);
+/* Opens the entry of task's next change: kind names what happens (an
+ * operation, "push", "result", ...), at is the clock reading every time
+ * in it carries, d (may be NULL when no process is written) names the
+ * node indices in process records. kind must outlive the transaction. An
+ * open entry is ended first. */
+int st_journal_begin(st_txn *t, const char *task, const st_def *d,
+                     const char *kind, int64_t at, errbuf *err);
+/* Adds an argument to the open entry: a text, a number, a flag, or a
+ * list of texts. */
+int st_journal_arg_text(st_txn *t, const char *key, const char *v, size_t n,
+                        errbuf *err);
+int st_journal_arg_uint(st_txn *t, const char *key, uint64_t v, errbuf *err);
+int st_journal_arg_bool(st_txn *t, const char *key, int v, errbuf *err);
+int st_journal_arg_texts(st_txn *t, const char *key, const char *const *v,
+                         size_t n, errbuf *err);
+/* Sets the open entry's args to n entries of an encoded map (replay). */
+int st_journal_args_raw(st_txn *t, const void *p, size_t len, unsigned n,
+                        errbuf *err);
+/* Writes the open entry, if it recorded any change, and closes it; *seq
+ * (if not NULL) gets its sequence number, 0 when nothing was written. */
+int st_journal_end(st_txn *t, uint64_t *seq, errbuf *err);
 /* The number of entries in the task's journal (its last sequence). */
 int st_journal_count(st_txn *t, const char *task, uint64_t *n, errbuf *err);
 /* The CBOR bytes of entry seq, borrowed for the txn's lifetime. */

@@ -57,7 +57,7 @@ int st_task_get(st_txn *t, const char *id, st_task *r, errbuf *err) {
 int st_task_put(st_txn *t, const st_task *r, errbuf *err) {
   skey k;
   int rc = task_key(&k, r->id, err);
-  if (rc) return rc;
+  if (rc || (rc = jr_check(t, r->id, err))) return rc;
   buf *b = st_scratch(t);
   size_t at = b->len;
   msgpack_packer pk;
@@ -72,7 +72,7 @@ int st_task_put(st_txn *t, const st_task *r, errbuf *err) {
   rc = st_put(t, ST_DB_TASKS, key_slice(&k),
               (st_slice){b->data + at, b->len - at}, err);
   b->len = at;
-  return rc;
+  return rc ? rc : jr_task(t, r, err);
 }
 
 typedef struct each_ctx {
@@ -115,10 +115,12 @@ int st_task_seq(st_txn *t, uint64_t *next, errbuf *err) {
   return 0;
 }
 
+/* The definition is not a journal change: an export carries it in its
+ * header. */
 int st_def_put(st_txn *t, const char *task, const st_def *d, errbuf *err) {
   skey k;
   int rc = task_key(&k, task, err);
-  if (rc) return rc;
+  if (rc || (rc = jr_check(t, task, err))) return rc;
   buf *b = st_scratch(t);
   size_t at = b->len;
   if (st_def_encode(d, b))

@@ -25,7 +25,8 @@ typedef struct one {
 
 static int run_one(eng_txn *t, void *ctx, errbuf *err) {
   one *o = ctx;
-  return eng_transit(t, o->task, o->node, o->c, o->out, err);
+  int rc = eng_journal(t, o->task, NULL, "transit", err);
+  return rc ? rc : eng_transit(t, o->task, o->node, o->c, o->out, err);
 }
 
 int fx_transit(eng *e, const char *task, const char *node, const eng_change *c,

@@ -875,8 +875,9 @@ static void assert_same_def(const st_def *a, const st_def *b) {
   }
 }
 
-/* A definition read back as a bamboo tree compiles to the same graph, for
- * every input format; the encoding survives decoding unchanged. */
+/* A definition read back as a bamboo tree compiles to the same graph and
+ * the same bytes, for every input format; the encoding survives decoding
+ * unchanged. */
 void test_defs_roundtrip(void) {
   size_t len;
   char *loop = test_slurp("tests/data/loop-sample.json", &len);
@@ -892,6 +893,10 @@ void test_defs_roundtrip(void) {
     assert_ok(&again);
     assert_same_def(&r.def, &again.def);
     buf b = encode(&r.def);
+    buf b3 = encode(&again.def);
+    ASSERT_EQ(b.len, b3.len);
+    ASSERT(!memcmp(b.data, b3.data, b.len));
+    buf_free(&b3);
     st_def back;
     errbuf err = {0};
     ASSERT_OK(st_def_decode(b.data, b.len, &back, &err), err.msg);

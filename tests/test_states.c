@@ -58,7 +58,9 @@ static int seed_record(eng_txn *t, void *ctx, errbuf *err) {
                 .started = T0,
                 .archived = ST_NO_TIME};
   eng_new_version(t, r.version);
-  return st_state_put(eng_txn_store(t), "t", p->node, &r, err);
+  st_why why = {"seed", -1, NULL};
+  int rc = eng_journal(t, "t", NULL, "seed", err);
+  return rc ? rc : st_state_put(eng_txn_store(t), "t", p->node, &r, &why, err);
 }
 
 /* Tries the edge and commits whatever eng_transit wrote, even when it
@@ -67,6 +69,8 @@ static int try_edge(eng_txn *t, void *ctx, errbuf *err) {
   (void)err;
   pair_ctx *p = ctx;
   eng_change c = {.action = ACT_SET, .to = p->to};
+  int rc = eng_journal(t, "t", NULL, "transit", err);
+  if (rc) return rc;
   p->rc = eng_transit(t, "t", p->node, &c, NULL, &p->report);
   return 0;
 }
