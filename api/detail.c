@@ -42,7 +42,7 @@ static void emit_task_time(emitter *m, int64_t t, int off) {
 static int load(rattan_engine *re, const char *task, const char *node,
                 emitter *m, const rattan_status_options *o, eng_status *st) {
   errbuf err = {0};
-  int rc = eng_status_load(re->e, task, node, st, &err);
+  int rc = eng_status_load(re->e, task, node, o->now_us, st, &err);
   if (rc) st_emit_load_error(m, o, task, rc, &err);
   return rc;
 }
@@ -114,7 +114,7 @@ int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
   int rc = st_read_begin(eng_store(re->e), &t, &err), open = rc == 0;
   for (size_t i = 0; !rc && i < n; i++) {
     if (!tasks[i]) continue;
-    rc = eng_status_read(re->e, t, tasks[i], NULL, &st[found], &err);
+    rc = eng_status_read(re->e, t, tasks[i], NULL, o.now_us, &st[found], &err);
     if (rc) /* unknown ids are left out, as SOPS leaves them */
       eng_status_free(&st[found]);
     else

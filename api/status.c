@@ -23,7 +23,8 @@
 #include "status_int.h"
 
 void rattan_status_options_init(rattan_status_options *o) {
-  *o = (rattan_status_options){.struct_size = sizeof *o, .tz_offset_min = 480};
+  *o = (rattan_status_options){
+      .struct_size = sizeof *o, .tz_offset_min = 480, .now_us = RATTAN_NO_TIME};
 }
 
 /* ---- Times ------------------------------------------------------------------
@@ -573,7 +574,7 @@ int rattan_task_status(rattan_engine *re, const char *task,
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
-  int rc = eng_status_load(re->e, task, NULL, &st, &err);
+  int rc = eng_status_load(re->e, task, NULL, o.now_us, &st, &err);
   if (rc) {
     st_emit_load_error(&m, &o, task, rc, &err);
   } else if (o.subprocess_id &&

@@ -38,6 +38,22 @@ int cli_create(rattan_engine *e, const char *cmd, const char *file,
                const char *id, const char *name, const char *template_id,
                char out[RATTAN_ID_MAX + 1]);
 
+/* The status options every status-printing command takes: the flags
+ * (--with-ex-data, --pretty), taken out of argv, then the values named
+ * by cli_status_names, which the command passes to cli_args and then to
+ * cli_status_values (-1 after printing usage on a bad one). */
+#define CLI_STATUS_OPTS 4
+extern const char *const cli_status_names[CLI_STATUS_OPTS];
+void cli_status_flags(const cli *c, int *argc, char **argv,
+                      rattan_status_options *o);
+int cli_status_values(const char *cmd, const char *const *vals,
+                      const char *usage, rattan_status_options *o);
+/* Prints the task's status envelope; returns the exit code. */
+int cli_print_status(rattan_engine *e, const char *cmd, const char *task,
+                     const rattan_status_options *o);
+/* ISO 8601 with a zone to microseconds since the epoch; -1 if not. */
+int cli_parse_time(const char *s, int64_t *out);
+
 int cmd_validate(const cli *c, int argc, char **argv);
 int cmd_create(const cli *c, int argc, char **argv);
 int cmd_start(const cli *c, int argc, char **argv);
@@ -48,5 +64,7 @@ int cmd_node(const cli *c, int argc, char **argv);
 int cmd_status(const cli *c, int argc, char **argv);
 int cmd_detail(const cli *c, int argc, char **argv);
 int cmd_tasks(const cli *c, int argc, char **argv);
+int cmd_export(const cli *c, int argc, char **argv);
+int cmd_replay(const cli *c, int argc, char **argv);
 
 #endif

@@ -27,6 +27,9 @@ static const char usage[] =
     "  status TASK             get_task_status, as SOPS answers it\n"
     "  detail TASK NODE        get_task_node_detail\n"
     "  tasks                   one line per task: id, state, name\n"
+    "  export TASK > FILE      the task's journal as CBOR (JOURNAL.md)\n"
+    "  replay FILE             rebuild a task from its journal and print its\n"
+    "                          status, as of any event or time\n"
     "  help                    this text (also --help)\n"
     "\n"
     "options:\n"
@@ -123,7 +126,7 @@ rattan_engine *cli_open(const cli *c) {
 
 /* "2021-03-10T11:45:54+08:00" (or Z, or +0800; a space for the T, and
  * fractional seconds, are accepted) to microseconds since the epoch. */
-static int parse_time(const char *s, int64_t *out) {
+int cli_parse_time(const char *s, int64_t *out) {
   int y, mo, d, h, mi, n = 0;
   double sec;
   if (sscanf(s, "%4d-%2d-%2d%*1[T ]%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec,
@@ -187,10 +190,10 @@ static int global_option(cli *c, const char *opt, const char *val) {
     if (!strcmp(val, "real")) {
       c->opts.clock.kind = RATTAN_CLOCK_REAL;
     } else if (!strncmp(val, "fixed:", 6) &&
-               !parse_time(val + 6, &c->opts.clock.start_us)) {
+               !cli_parse_time(val + 6, &c->opts.clock.start_us)) {
       c->opts.clock.kind = RATTAN_CLOCK_FIXED;
     } else if (!strncmp(val, "virtual:", 8) &&
-               !parse_time(val + 8, &c->opts.clock.start_us)) {
+               !cli_parse_time(val + 8, &c->opts.clock.start_us)) {
       c->opts.clock.kind = RATTAN_CLOCK_VIRTUAL;
     } else {
       return -1;
@@ -252,6 +255,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "status")) return cmd_status(&c, argc, argv);
   if (!strcmp(cmd, "detail")) return cmd_detail(&c, argc, argv);
   if (!strcmp(cmd, "tasks")) return cmd_tasks(&c, argc, argv);
+  if (!strcmp(cmd, "export")) return cmd_export(&c, argc, argv);
+  if (!strcmp(cmd, "replay")) return cmd_replay(&c, argc, argv);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return EXIT_DONE;

@@ -316,17 +316,19 @@ static const char status_usage[] =
     "  prints get_task_status's whole envelope (msgpack and CBOR as bytes)\n"
     "exit codes: 0 done; 1 an error envelope (unknown task, ...); 2 usage\n";
 
-int cmd_status(const cli *c, int argc, char **argv) {
-  rattan_status_options o;
-  rattan_status_options_init(&o);
-  o.tz_offset_min = c->tz_offset_min;
-  o.with_ex_data = take_flag(&argc, argv, "--with-ex-data");
-  o.pretty = take_flag(&argc, argv, "--pretty");
-  static const char *const names[] = {"subprocess-id", "profile", "format",
-                                      "trace-id"};
-  const char *vals[4] = {NULL, NULL, NULL, NULL}, *task;
-  if (cli_args(argc, argv, status_usage, names, vals, 4, &task, 1, "TASK"))
-    return EXIT_USAGE;
+const char *const cli_status_names[CLI_STATUS_OPTS] = {
+    "subprocess-id", "profile", "format", "trace-id"};
+
+void cli_status_flags(const cli *c, int *argc, char **argv,
+                      rattan_status_options *o) {
+  rattan_status_options_init(o);
+  o->tz_offset_min = c->tz_offset_min;
+  o->with_ex_data = take_flag(argc, argv, "--with-ex-data");
+  o->pretty = take_flag(argc, argv, "--pretty");
+}
+
+int cli_status_values(const char *cmd, const char *const *vals,
+                      const char *usage, rattan_status_options *o) {
   static const char *const profiles[] = {"sops-v2", "sops-v1", "bkflow"};
   static const char *const formats[] = {"json", "msgpack", "cbor"};
   int p = -1, f = -1;
@@ -335,22 +337,37 @@ int cmd_status(const cli *c, int argc, char **argv) {
     if (vals[2] && !strcmp(vals[2], formats[i])) f = i;
   }
   if ((vals[1] && p < 0) || (vals[2] && f < 0)) {
-    fprintf(stderr, "rattan status: unknown %s \"%s\"\n%s",
+    fprintf(stderr, "rattan %s: unknown %s \"%s\"\n%s", cmd,
             vals[1] && p < 0 ? "profile" : "format",
-            vals[1] && p < 0 ? vals[1] : vals[2], status_usage);
-    return EXIT_USAGE;
+            vals[1] && p < 0 ? vals[1] : vals[2], usage);
+    return -1;
   }
-  if (p >= 0) o.profile = (rattan_profile)p;
-  if (f >= 0) o.format = (rattan_format)f;
-  o.subprocess_id = vals[0];
-  o.trace_id = vals[3];
-  rattan_engine *e = cli_open(c);
-  if (!e) return EXIT_REFUSED;
+  if (p >= 0) o->profile = (rattan_profile)p;
+  if (f >= 0) o->format = (rattan_format)f;
+  o->subprocess_id = vals[0];
+  o->trace_id = vals[3];
+  return 0;
+}
+
+int cli_print_status(rattan_engine *e, const char *cmd, const char *task,
+                     const rattan_status_options *o) {
   char *text;
   size_t len;
-  int rc = rattan_task_status(e, task, &o, &text, &len);
-  int code =
-      print_answer(e, "status", rc, text, len, o.format == RATTAN_FORMAT_JSON);
+  int rc = rattan_task_status(e, task, o, &text, &len);
+  return print_answer(e, cmd, rc, text, len, o->format == RATTAN_FORMAT_JSON);
+}
+
+int cmd_status(const cli *c, int argc, char **argv) {
+  rattan_status_options o;
+  cli_status_flags(c, &argc, argv, &o);
+  const char *vals[CLI_STATUS_OPTS] = {NULL}, *task;
+  if (cli_args(argc, argv, status_usage, cli_status_names, vals,
+               CLI_STATUS_OPTS, &task, 1, "TASK") ||
+      cli_status_values("status", vals, status_usage, &o))
+    return EXIT_USAGE;
+  rattan_engine *e = cli_open(c);
+  if (!e) return EXIT_REFUSED;
+  int code = cli_print_status(e, "status", task, &o);
   rattan_close(e);
   return code;
 }

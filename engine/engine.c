@@ -65,8 +65,8 @@ st_txn *eng_txn_store(eng_txn *t) {
 int64_t eng_txn_now(eng_txn *t) {
   return t->now;
 }
-int eng_journal(eng_txn *t, const char *task, const st_def *d,
-                const char *kind, errbuf *err) {
+int eng_journal(eng_txn *t, const char *task, const st_def *d, const char *kind,
+                errbuf *err) {
   return st_journal_begin(t->st, task, d, kind, t->now, err);
 }
 eng *eng_txn_engine(eng_txn *t) {

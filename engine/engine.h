@@ -65,8 +65,8 @@ int64_t eng_txn_now(eng_txn *t);
 /* Opens the journal entry of task's changes in t (st_journal_begin), at
  * the transaction's clock reading; d may be NULL when no process record
  * is written. */
-int eng_journal(eng_txn *t, const char *task, const st_def *d,
-                const char *kind, errbuf *err);
+int eng_journal(eng_txn *t, const char *task, const st_def *d, const char *kind,
+                errbuf *err);
 /* Writes a fresh version ("v" + 32 lowercase hex) into out. */
 void eng_new_version(eng_txn *t, char out[ST_VERSION_LEN + 1]);
 
@@ -143,6 +143,37 @@ int eng_reset_inner_loop(eng_txn *t, const char *task, const char *node,
 int eng_transit_check(const char *node, const char *action, const st_state *cur,
                       const st_state *rec, int64_t at, uint32_t seq,
                       int *history, errbuf *err);
+
+/* Whether v is a version as eng_new_version writes them. */
+int eng_version_ok(const char *v);
+/* The name of the first field in which a and b differ, or NULL. */
+const char *eng_state_diff(const st_state *a, const st_state *b);
+
+/* ---- Export and replay (replay.c, JOURNAL.md) ---------------------------- */
+
+/* Appends the task's journal, as an exported CBOR sequence, to out. */
+int eng_export(eng *e, const char *task, buf *out, errbuf *err);
+
+typedef struct eng_replay_opts {
+  uint64_t max_events; /* apply at most this many events; 0: all */
+  int64_t until;       /* apply events at or before this time; ST_NO_TIME:
+                          no limit */
+} eng_replay_opts;
+
+typedef struct eng_replay_result {
+  char task[ST_ID_MAX + 1];
+  uint64_t events; /* applied */
+  uint64_t total;  /* the header's count */
+  int64_t last_at; /* the clock reading of the last event applied */
+} eng_replay_result;
+
+/* Rebuilds the task of the n-byte export at p in one write transaction,
+ * checking every event first; calls no component. A damaged or
+ * inconsistent journal gives RATTAN_ECORRUPT or RATTAN_ESTATE with the
+ * byte offset and event index, an existing task RATTAN_EEXIST; either
+ * way nothing is written. */
+int eng_replay(eng *e, const void *p, size_t n, const eng_replay_opts *o,
+               eng_replay_result *res, errbuf *err);
 
 /* ---- Tasks -------------------------------------------------------------- */
 
@@ -297,15 +328,17 @@ typedef struct eng_status {
 /* Reads the task's records in one read transaction into *o (freed with
  * eng_status_free, also after a failure). RATTAN_ENOTFOUND names an
  * unknown task. With detail_node (may be NULL) that node's execution data
- * and attempts are read too. Safe to call from any thread while another
- * drives: it
- * touches no engine state but the store and the clock. */
+ * and attempts are read too. now is the moment described (running
+ * nodes' elapsed time), ST_NO_TIME for the engine clock. Safe to call
+ * from any thread while another drives: it touches no engine state but
+ * the store and the clock. */
 int eng_status_load(eng *e, const char *task, const char *detail_node,
-                    eng_status *o, errbuf *err);
+                    int64_t now, eng_status *o, errbuf *err);
 /* The same inside the caller's read transaction t (several tasks in one
  * read). detail_node "" stands for the task's root. */
 int eng_status_read(eng *e, st_txn *t, const char *task,
-                    const char *detail_node, eng_status *o, errbuf *err);
+                    const char *detail_node, int64_t now, eng_status *o,
+                    errbuf *err);
 /* The definition as a bamboo tree (jansson), or NULL when out of
  * memory. */
 struct json_t *eng_def_to_json(const st_def *d);

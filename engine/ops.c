@@ -383,22 +383,21 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
 }
 
 /* The journal's names of the operations (JOURNAL.md). */
-static const char *const op_names[] = {
-    [OP_START] = "start",
-    [OP_PAUSE] = "pause",
-    [OP_RESUME] = "resume",
-    [OP_REVOKE] = "revoke",
-    [OP_RETRY] = "retry",
-    [OP_SKIP] = "skip",
-    [OP_SKIP_EXG] = "skip_exg",
-    [OP_SKIP_CPG] = "skip_cpg",
-    [OP_NODE_PAUSE] = "node_pause",
-    [OP_NODE_RESUME] = "node_resume",
-    [OP_SUB_PAUSE] = "pause_subproc",
-    [OP_SUB_RESUME] = "resume_subproc",
-    [OP_SUB_RETRY] = "retry_subprocess",
-    [OP_FORCED_FAIL] = "forced_fail",
-    [OP_CALLBACK] = "callback"};
+static const char *const op_names[] = {[OP_START] = "start",
+                                       [OP_PAUSE] = "pause",
+                                       [OP_RESUME] = "resume",
+                                       [OP_REVOKE] = "revoke",
+                                       [OP_RETRY] = "retry",
+                                       [OP_SKIP] = "skip",
+                                       [OP_SKIP_EXG] = "skip_exg",
+                                       [OP_SKIP_CPG] = "skip_cpg",
+                                       [OP_NODE_PAUSE] = "node_pause",
+                                       [OP_NODE_RESUME] = "node_resume",
+                                       [OP_SUB_PAUSE] = "pause_subproc",
+                                       [OP_SUB_RESUME] = "resume_subproc",
+                                       [OP_SUB_RETRY] = "retry_subprocess",
+                                       [OP_FORCED_FAIL] = "forced_fail",
+                                       [OP_CALLBACK] = "callback"};
 
 /* The operation's arguments, as its journal entry records them. */
 static int op_args(run *r, const eng_op *op) {

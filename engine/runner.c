@@ -672,8 +672,8 @@ static int time_out(eng_txn *t, void *ctx, errbuf *err) {
   step *s = ctx;
   run r;
   int rc = run_init(&r, t, s->task, "timeout", err);
-  if (rc || (rc = st_journal_arg_text(r.st, "node", s->node, strlen(s->node),
-                                      err)))
+  if (rc ||
+      (rc = st_journal_arg_text(r.st, "node", s->node, strlen(s->node), err)))
     return rc;
   uint32_t ni = def_find(r.d, r.by_id, s->node);
   st_state st;
@@ -850,8 +850,8 @@ static int drop_schedule(eng_txn *t, void *ctx, errbuf *err) {
   step *s = ctx;
   st_txn *st = eng_txn_store(t);
   int rc = eng_journal(t, s->task, NULL, "drop_schedule", err);
-  if (rc || (rc = st_journal_arg_text(st, "node", s->node, strlen(s->node),
-                                      err)))
+  if (rc ||
+      (rc = st_journal_arg_text(st, "node", s->node, strlen(s->node), err)))
     return rc;
   return st_sched_del(st, s->task, s->node, err);
 }

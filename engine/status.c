@@ -203,9 +203,10 @@ static int load_detail(st_txn *t, eng_status *o, const char *node,
 }
 
 int eng_status_read(eng *e, st_txn *t, const char *task,
-                    const char *detail_node, eng_status *o, errbuf *err) {
+                    const char *detail_node, int64_t now, eng_status *o,
+                    errbuf *err) {
   *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
-  o->now = eng_now(e);
+  o->now = now != ST_NO_TIME ? now : eng_now(e);
   int rc = st_task_get(t, task, &o->task, err);
   if (rc == RATTAN_ENOTFOUND) err_set(err, rc, "task %s: no such task", task);
   if (rc) return rc;
@@ -231,14 +232,14 @@ int eng_status_read(eng *e, st_txn *t, const char *task,
 }
 
 int eng_status_load(eng *e, const char *task, const char *detail_node,
-                    eng_status *o, errbuf *err) {
+                    int64_t now, eng_status *o, errbuf *err) {
   st_txn *t;
   int rc = st_read_begin(eng_store(e), &t, err);
   if (rc) {
     *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
     return rc;
   }
-  rc = eng_status_read(e, t, task, detail_node, o, err);
+  rc = eng_status_read(e, t, task, detail_node, now, o, err);
   st_read_end(t);
   return rc;
 }

@@ -216,16 +216,12 @@ static int action_named(const char *name) {
   return -1;
 }
 
-static int version_ok(const char *v) {
+int eng_version_ok(const char *v) {
   if (v[0] != 'v' || strlen(v) != ST_VERSION_LEN) return 0;
-  for (const char *p = v + 1; *p; p++)
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
-  return 1;
+  return strspn(v + 1, "0123456789abcdef") == ST_VERSION_LEN - 1;
 }
 
-/* Names the first field where the recorded record differs from the one
- * the rules give, or NULL. */
-static const char *first_difference(const st_state *a, const st_state *b) {
+const char *eng_state_diff(const st_state *a, const st_state *b) {
   if (a->state != b->state) return "state";
   if (strcmp(a->version, b->version)) return "version";
   if (a->loop != b->loop) return "loop";
@@ -262,8 +258,8 @@ int eng_transit_check(const char *node, const char *action, const st_state *cur,
     int rerun_limited = !strcmp(action, "rerun_limit");
     int a = rerun_limited ? ACT_RUN : action_named(action);
     if (a < 0)
-      return err_set(err, RATTAN_EINVAL, "node %s: unknown action \"%s\"",
-                     node, action);
+      return err_set(err, RATTAN_EINVAL, "node %s: unknown action \"%s\"", node,
+                     action);
     if (rerun_limited && from != RATTAN_STATE_FINISHED)
       return err_set(err, RATTAN_ESTATE,
                      "node %s: %s -> %s is not allowed for rerun_limit (needs "
@@ -280,14 +276,15 @@ int eng_transit_check(const char *node, const char *action, const st_state *cur,
     next_record(a, rerun_limited, cur, to, at, &c, &want, &fresh, history);
   }
   if (fresh) {
-    if (!version_ok(rec->version) || (cur && !strcmp(rec->version, cur->version)))
+    if (!eng_version_ok(rec->version) ||
+        (cur && !strcmp(rec->version, cur->version)))
       return err_set(err, RATTAN_ESTATE,
                      "node %s: %s needs a new version, not \"%s\"", node,
                      action, rec->version);
     memcpy(want.version, rec->version, sizeof want.version);
   }
   if (!cur) want.seq = seq;
-  const char *field = first_difference(rec, &want);
+  const char *field = eng_state_diff(rec, &want);
   if (field)
     return err_set(err, RATTAN_ESTATE,
                    "node %s: %s %s -> %s breaks the rule for %s", node, action,

@@ -493,10 +493,14 @@ typedef struct rattan_status_options {
   /* The envelope's trace_id (and the v1 profile's request_id); NULL for
    * a fresh random one. Borrowed for the call. */
   const char *trace_id;
+  /* The moment the answer describes, for running nodes' elapsed time:
+   * RATTAN_NO_TIME for the engine clock's reading (a replayed task as of
+   * its last event, for instance, passes that event's time). */
+  int64_t now_us;
 } rattan_status_options;
 
 /* Defaults: sops-v2, JSON, the whole task, no ex_data, +08:00 (SOPS's
- * Asia/Shanghai), compact, a random trace_id. */
+ * Asia/Shanghai), compact, a random trace_id, the engine's clock. */
 RATTAN_EXTERN void rattan_status_options_init(rattan_status_options *o);
 
 /* The task's status envelope in *out (length *len, NUL-terminated for
@@ -541,6 +545,52 @@ RATTAN_EXTERN int rattan_node_detail(rattan_engine *e, const char *task,
 RATTAN_EXTERN int rattan_task_detail(rattan_engine *e, const char *task,
                                      const rattan_status_options *o, char **out,
                                      size_t *len);
+
+/* ---- Export and replay -----------------------------------------------------
+ * Every change of a task is journaled with the change itself (one entry
+ * per write transaction). An export is the journal as a CBOR sequence
+ * (RFC 8742): a header (format version, engine version, the task, its
+ * definition, the clock's origin) and one item per entry; JOURNAL.md
+ * gives the format. Replaying it rebuilds the task, records, execution
+ * data, histories, processes and journal alike, without calling any
+ * component, so its status is byte for byte the original's. */
+
+/* The task's journal as an export, in *out (length *len), allocated for
+ * the caller, who frees it with rattan_free. */
+RATTAN_EXTERN int rattan_export(rattan_engine *e, const char *task, void **out,
+                                size_t *len);
+
+typedef struct rattan_replay_options {
+  size_t struct_size;  /* set by rattan_replay_options_init */
+  uint64_t max_events; /* apply only the first max_events; 0: all */
+  int64_t until_us;    /* apply only events at or before this time;
+                          RATTAN_NO_TIME: no limit */
+} rattan_replay_options;
+
+/* Defaults: every event. */
+RATTAN_EXTERN void rattan_replay_options_init(rattan_replay_options *o);
+
+typedef struct rattan_replay_result {
+  char task[RATTAN_ID_MAX + 1]; /* the task rebuilt */
+  uint64_t events;              /* events applied */
+  uint64_t total;               /* events the export holds */
+  int64_t last_us;              /* the time of the last event applied */
+} rattan_replay_result;
+
+/* Rebuilds the task of the len-byte export at journal into e's store (o
+ * may be NULL; res may be NULL). Every event is checked before it is
+ * applied: the framing, the checksum, the fields, the state table, the
+ * counter, version and time rules, and that the event is exactly what
+ * this library writes for it. A damaged or inconsistent export gives
+ * RATTAN_ECORRUPT (or RATTAN_ESTATE for a broken rule) with the byte
+ * offset and the event's index in rattan_errmsg; a task id the store
+ * already has gives RATTAN_EEXIST. Either way the store is unchanged: the
+ * replay is one write transaction. Reading stops at the limits of o, so
+ * bytes past them are not examined. No claimed length or count is ever
+ * trusted before it is checked against the bytes present. */
+RATTAN_EXTERN int rattan_replay(rattan_engine *e, const void *journal,
+                                size_t len, const rattan_replay_options *o,
+                                rattan_replay_result *res);
 
 #ifdef __cplusplus
 }

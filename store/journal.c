@@ -19,11 +19,10 @@
 #include "store_int.h"
 
 static const char *const proc_status_names[] = {"run", "sleep", "suspend"};
-static const char *const data_tag_names[] = {
-    [ST_DATA_EXEC] = "exec",
-    [ST_DATA_CONTEXT] = "context",
-    [ST_DATA_INPUTS] = "inputs",
-    [ST_DATA_CALLBACKS] = "callbacks"};
+static const char *const data_tag_names[] = {[ST_DATA_EXEC] = "exec",
+                                             [ST_DATA_CONTEXT] = "context",
+                                             [ST_DATA_INPUTS] = "inputs",
+                                             [ST_DATA_CALLBACKS] = "callbacks"};
 
 static jframe *jf(st_txn *t) {
   return st_jframe(t);
@@ -79,7 +78,8 @@ static int oom(st_txn *t, errbuf *err) {
                  jf(t)->task);
 }
 
-/* ---- Arguments ------------------------------------------------------------ */
+/* ---- Arguments ------------------------------------------------------------
+ */
 
 static int arg_done(st_txn *t, int bad, errbuf *err) {
   if (bad) return oom(t, err);
@@ -121,7 +121,8 @@ int st_journal_args_raw(st_txn *t, const void *p, size_t len, unsigned n,
   return 0;
 }
 
-/* ---- Changes -------------------------------------------------------------- */
+/* ---- Changes --------------------------------------------------------------
+ */
 
 static int change_done(st_txn *t, int bad, errbuf *err) {
   if (bad) return oom(t, err);
@@ -215,10 +216,10 @@ int jr_proc(st_txn *t, uint32_t pid, const st_proc *p, errbuf *err) {
                    jf(t)->task, pid);
   bad = bad || cbw_map(b, 8) || text(b, "parent") || cbw_uint(b, p->parent) ||
         text(b, "need_ack") || cbw_uint(b, p->need_ack) || text(b, "cur") ||
-        text(b, cur) || text(b, "dest") || (dest ? text(b, dest) : cbw_null(b)) ||
-        text(b, "status") || text(b, proc_status_names[p->status]) ||
-        text(b, "inflight") || cbw_bool(b, p->inflight) || text(b, "stack") ||
-        cbw_array(b, p->depth);
+        text(b, cur) || text(b, "dest") ||
+        (dest ? text(b, dest) : cbw_null(b)) || text(b, "status") ||
+        text(b, proc_status_names[p->status]) || text(b, "inflight") ||
+        cbw_bool(b, p->inflight) || text(b, "stack") || cbw_array(b, p->depth);
   for (unsigned i = 0; i < p->depth && !bad; i++)
     bad = text(b, pipe_name(d, p->stack[i]));
   bad = bad || text(b, "suspended_by") || text(b, p->suspended_by);
@@ -227,7 +228,7 @@ int jr_proc(st_txn *t, uint32_t pid, const st_proc *p, errbuf *err) {
 
 int jr_sched(st_txn *t, const char *node, const st_sched *s, errbuf *err) {
   buf *b = &jf(t)->changes;
-  int bad = cbw_map(b, 4) || text(b, "type") || text(b, "sched") ||
+  int bad = cbw_map(b, 3) || text(b, "type") || text(b, "sched") ||
             text(b, "node") || text(b, node) || text(b, "value");
   if (!s) return change_done(t, bad || cbw_null(b), err);
   bad = bad || cbw_map(b, 7) || text(b, "version") || text(b, s->version) ||
@@ -239,7 +240,8 @@ int jr_sched(st_txn *t, const char *node, const st_sched *s, errbuf *err) {
   return change_done(t, bad, err);
 }
 
-/* ---- Entries -------------------------------------------------------------- */
+/* ---- Entries --------------------------------------------------------------
+ */
 
 int st_journal_count(st_txn *t, const char *task, uint64_t *n, errbuf *err) {
   skey k;

@@ -316,6 +316,106 @@ int st_data_put(st_txn *t, const char *task, const char *node, int tag,
 int st_data_del(st_txn *t, const char *task, const char *node, int tag,
                 uint32_t idx, errbuf *err);
 
+/* ---- Exported journals ---------------------------------------------------
+ * An export is a CBOR sequence: a header item, then the task's entries as
+ * stored. The reader below checks every item against the bytes present
+ * before using it: framing, nesting (no deeper than the format needs),
+ * definite lengths only, counts no larger than the bytes left, and the
+ * checksum, so a damaged journal is refused at the item it breaks; it
+ * allocates nothing. Errors are RATTAN_ECORRUPT naming the byte offset
+ * and the item ("header" or "event N", N from 1). */
+
+#define ST_JOURNAL_FORMAT  "rattan-journal"
+#define ST_JOURNAL_VERSION 1
+
+typedef struct st_jheader {
+  uint64_t version;
+  st_slice engine;
+  st_task task;
+  int64_t clock;       /* the clock reading when the task was created */
+  uint64_t events;     /* entries that follow */
+  st_slice definition; /* the pipeline tree, JSON text */
+} st_jheader;
+
+/* Appends the header item h describes to out. */
+int st_journal_header(buf *out, const st_jheader *h);
+/* Appends entries 1..n of task's journal to out. */
+int st_journal_export(st_txn *t, const char *task, uint64_t n, buf *out,
+                      errbuf *err);
+
+typedef struct st_jreader {
+  const uint8_t *p;
+  size_t n, off;
+  size_t item;    /* where the current item starts */
+  uint64_t index; /* the current item: 0 the header, then events from 1 */
+  size_t crc_at;  /* where the current item's "crc" key starts */
+  size_t end;     /* where the current item ends */
+  int top_map;    /* the current item is a map */
+  errbuf *err;
+} st_jreader;
+
+void st_jr_init(st_jreader *r, const void *p, size_t n, errbuf *err);
+/* Reads the header item. */
+int st_jr_header(st_jreader *r, st_jheader *h);
+
+typedef struct st_jevent {
+  uint64_t seq;
+  st_slice kind;
+  int64_t at;
+  st_slice args; /* the args map's entries (after its head), or empty */
+  unsigned n_args;
+  uint32_t n_changes;
+  st_slice bytes; /* the whole item */
+} st_jevent;
+
+/* Reads the next event item up to its changes; RATTAN_ENOTFOUND (no
+ * message) at the end of the input. Then call st_jr_change n_changes
+ * times and st_jr_event_end. */
+int st_jr_event(st_jreader *r, st_jevent *ev);
+int st_jr_event_end(st_jreader *r);
+
+enum {
+  ST_JC_TASK,
+  ST_JC_STATE,
+  ST_JC_HISTORY,
+  ST_JC_DATA,
+  ST_JC_PROC,
+  ST_JC_SCHED
+};
+
+typedef struct st_jproc {
+  uint32_t parent, need_ack;
+  char cur[ST_ID_MAX + 1], dest[ST_ID_MAX + 1]; /* dest "" for none */
+  uint8_t status, inflight, depth;
+  char stack[ST_STACK_MAX][ST_ID_MAX + 1];
+  char suspended_by[ST_ID_MAX + 1];
+} st_jproc;
+
+typedef struct st_jchange {
+  int type;   /* ST_JC_* */
+  size_t off; /* where the change starts */
+  char node[ST_ID_MAX + 1];
+  st_task task;    /* TASK */
+  st_slice action; /* STATE */
+  int from;        /* STATE: -1 for null */
+  int to;
+  st_slice note; /* STATE: empty when absent */
+  int has_note;
+  st_state rec;   /* STATE, HISTORY */
+  uint32_t index; /* HISTORY */
+  int tag;        /* DATA: ST_DATA_* */
+  int present;    /* DATA, PROC, SCHED: 0 for a deletion */
+  st_slice value; /* DATA */
+  uint32_t pid;   /* PROC */
+  st_jproc proc;
+  st_sched sched;
+} st_jchange;
+
+int st_jr_change(st_jreader *r, st_jchange *c);
+/* Sets r's error for the current item at offset off. */
+int st_jr_fail(st_jreader *r, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* ---- Store-wide records ------------------------------------------------ */
 
 /* The position of the version generator seeded with seed: how many
