@@ -41,7 +41,7 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c)) $(BUILD)/fuzz/targets.o
 BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench-%,$(wildcard bench/*.c))
-FUZZ_TARGETS = record definition expr
+FUZZ_TARGETS = record definition expr journal
 
 STATIC = $(BUILD)/librattan.a
 SHARED = $(BUILD)/librattan.so.$(VERSION)
@@ -143,7 +143,7 @@ check-install:
 
 # libFuzzer targets: fuzz/fuzz_<name>.c over the library built for fuzzing.
 FUZZ_BUILD = build-fuzz
-FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -Iinclude -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: deps
 	@mkdir -p $(FUZZ_BUILD)
 	@for t in $(FUZZ_TARGETS); do \

@@ -46,9 +46,9 @@ int rattan_replay(rattan_engine *re, const void *journal, size_t len,
   eng_replay_result er;
   int rc = eng_replay(re->e, journal ? journal : "", len, &eo, &er, &re->err);
   if (res) {
-    *res = (rattan_replay_result){.events = er.events,
-                                  .total = er.total,
-                                  .last_us = er.last_at};
+    /* A refused replay applied nothing, whatever it got through. */
+    *res = (rattan_replay_result){
+        .events = rc ? 0 : er.events, .total = er.total, .last_us = er.last_at};
     memcpy(res->task, er.task, sizeof res->task);
   }
   return rc;

@@ -20,11 +20,13 @@
 
 /* The entry kinds this library writes; the journal's must be one. */
 static const char *const kinds[] = {
-    "create",      "push",          "result",         "timeout",
-    "drop_schedule", "start",       "pause",          "resume",
-    "revoke",      "retry",         "skip",           "skip_exg",
-    "skip_cpg",    "node_pause",    "node_resume",    "pause_subproc",
-    "resume_subproc", "retry_subprocess", "forced_fail", "callback"};
+    "create",        "push",           "result",
+    "timeout",       "drop_schedule",  "start",
+    "pause",         "resume",         "revoke",
+    "retry",         "skip",           "skip_exg",
+    "skip_cpg",      "node_pause",     "node_resume",
+    "pause_subproc", "resume_subproc", "retry_subprocess",
+    "forced_fail",   "callback"};
 
 int eng_export(eng *e, const char *task, buf *out, errbuf *err) {
   st_txn *t;
@@ -34,8 +36,7 @@ int eng_export(eng *e, const char *task, buf *out, errbuf *err) {
   int rc = st_read_begin(e->st, &t, err);
   if (rc) return rc;
   if ((rc = st_task_get(t, task, &h.task, err))) {
-    if (rc == RATTAN_ENOTFOUND)
-      err_set(err, rc, "task %s: no such task", task);
+    if (rc == RATTAN_ENOTFOUND) err_set(err, rc, "task %s: no such task", task);
     goto out_end;
   }
   if ((rc = st_def_get(t, task, &def, err))) goto out_end;
@@ -62,7 +63,8 @@ out_end:
   return rc;
 }
 
-/* ---- Replay --------------------------------------------------------------- */
+/* ---- Replay ---------------------------------------------------------------
+ */
 
 typedef struct replay {
   st_jreader rd;
@@ -114,9 +116,10 @@ static int apply_state(replay *r, const st_jevent *ev, const st_jchange *c,
   if (rc && rc != RATTAN_ENOTFOUND) return rc;
   int has = rc == 0;
   if (c->from != (has ? cur.state : -1)) {
-    snprintf(r->why, sizeof r->why, "node %s: the change starts from %s but "
-             "the node is %s", c->node,
-             c->from < 0 ? "no record" : rattan_state_name(c->from),
+    snprintf(r->why, sizeof r->why,
+             "node %s: the change starts from %s but "
+             "the node is %s",
+             c->node, c->from < 0 ? "no record" : rattan_state_name(c->from),
              has ? rattan_state_name(cur.state) : "without a record");
     return bad(r, c->off, RATTAN_ESTATE, r->why);
   }
@@ -131,8 +134,12 @@ static int apply_state(replay *r, const st_jevent *ev, const st_jchange *c,
   errbuf why = {0};
   if ((rc = eng_transit_check(c->node, action, has ? &cur : NULL, &c->rec,
                               ev->at, seq, &history, &why)))
-    return bad(r, c->off, rc, why.msg);
-  if (history != (strcmp(r->history_for, c->node) == 0)) {
+    return bad(r, c->off, rc == RATTAN_ESTATE ? rc : RATTAN_ECORRUPT, why.msg);
+  int mine = !strcmp(r->history_for, c->node);
+  if (r->history_for[0] && !mine)
+    return bad(r, c->off, RATTAN_ECORRUPT,
+               "a history entry not followed by its node's change");
+  if (history != mine) {
     snprintf(r->why, sizeof r->why, "node %s: %s %s its record to the history",
              c->node, action, history ? "moves" : "does not move");
     return bad(r, c->off, RATTAN_ESTATE, r->why);
@@ -162,11 +169,11 @@ static int apply_history(replay *r, const st_jchange *c, errbuf *err) {
 
 static int apply_data(replay *r, const st_jchange *c, errbuf *err) {
   const char *task = r->h.task.id;
-  if (!c->present)
-    return st_data_del(r->st, task, c->node, c->tag, 0, err);
+  if (!c->present) return st_data_del(r->st, task, c->node, c->tag, 0, err);
   json_error_t je;
   json_t *j = json_loadb(c->value.ptr, c->value.len, 0, &je);
-  int shape = c->tag == ST_DATA_CALLBACKS ? json_is_array(j) : json_is_object(j);
+  int shape =
+      c->tag == ST_DATA_CALLBACKS ? json_is_array(j) : json_is_object(j);
   json_decref(j);
   if (!shape) {
     snprintf(r->why, sizeof r->why, "node %s: data is not a JSON %s%s%s",
@@ -179,8 +186,7 @@ static int apply_data(replay *r, const st_jchange *c, errbuf *err) {
 
 static int apply_proc(replay *r, const st_jchange *c, errbuf *err) {
   const char *task = r->h.task.id;
-  if (c->pid == 0)
-    return bad(r, c->off, RATTAN_ECORRUPT, "process id 0");
+  if (c->pid == 0) return bad(r, c->off, RATTAN_ECORRUPT, "process id 0");
   if (!c->present) return st_proc_del(r->st, task, c->pid, err);
   const st_jproc *j = &c->proc;
   st_proc p = {.id = c->pid,
@@ -206,13 +212,16 @@ static int apply_proc(replay *r, const st_jchange *c, errbuf *err) {
 static int apply_sched(replay *r, const st_jchange *c, errbuf *err) {
   const char *task = r->h.task.id;
   if (def_find(&r->def, r->by_id, c->node) == ST_NONE) {
-    snprintf(r->why, sizeof r->why, "node %s: a schedule of a node the "
-             "definition lacks", c->node);
+    snprintf(r->why, sizeof r->why,
+             "node %s: a schedule of a node the "
+             "definition lacks",
+             c->node);
     return bad(r, c->off, RATTAN_ECORRUPT, r->why);
   }
   if (!c->present) return st_sched_del(r->st, task, c->node, err);
   if (!eng_version_ok(c->sched.version) || c->sched.type == 0)
-    return bad(r, c->off, RATTAN_ECORRUPT, "a schedule with a bad version or "
+    return bad(r, c->off, RATTAN_ECORRUPT,
+               "a schedule with a bad version or "
                "type");
   return st_sched_put(r->st, task, c->node, &c->sched, err);
 }
@@ -228,8 +237,7 @@ static int apply_change(replay *r, const st_jevent *ev, const st_jchange *c,
   if ((c->type == ST_JC_STATE || c->type == ST_JC_HISTORY ||
        c->type == ST_JC_DATA) &&
       !known(r, c->node)) {
-    snprintf(r->why, sizeof r->why, "node %s: not in the definition",
-             c->node);
+    snprintf(r->why, sizeof r->why, "node %s: not in the definition", c->node);
     return bad(r, c->off, RATTAN_ECORRUPT, r->why);
   }
   switch (c->type) {
@@ -271,9 +279,9 @@ static int replay_event(replay *r, const st_jevent *ev, errbuf *err) {
     return bad(r, rd->item, RATTAN_ECORRUPT, r->why);
   }
   int rc = st_journal_begin(r->st, r->h.task.id, &r->def, kind, ev->at, err);
-  if (rc || (ev->n_args && (rc = st_journal_args_raw(r->st, ev->args.ptr,
-                                                     ev->args.len, ev->n_args,
-                                                     err))))
+  if (rc ||
+      (ev->n_args && (rc = st_journal_args_raw(r->st, ev->args.ptr,
+                                               ev->args.len, ev->n_args, err))))
     return rc;
   st_jchange c;
   for (uint32_t i = 0; i < ev->n_changes; i++)
@@ -282,14 +290,13 @@ static int replay_event(replay *r, const st_jevent *ev, errbuf *err) {
   if (r->history_for[0])
     return bad(r, rd->item, RATTAN_ECORRUPT,
                "a history entry not followed by its node's change");
-  size_t item = rd->item;
   uint64_t seq;
   st_slice again;
   if ((rc = st_jr_event_end(rd)) || (rc = st_journal_end(r->st, &seq, err)) ||
       (rc = st_journal_get(r->st, r->h.task.id, seq, &again, err)))
     return rc;
   if (again.len != ev->bytes.len || memcmp(again.ptr, ev->bytes.ptr, again.len))
-    return st_jr_fail(rd, item, RATTAN_ECORRUPT,
+    return st_jr_fail(rd, rd->item, RATTAN_ECORRUPT,
                       "the event is not as this library writes it (fields "
                       "out of order, numbers not in their shortest form, or "
                       "values the rules would not give)");
@@ -313,26 +320,35 @@ static int replay_run(eng_txn *t, void *ctx, errbuf *err) {
   st_jreader rd0 = r->rd;
   for (;;) {
     st_jevent ev;
+    if (r->o->max_events && r->res->events == r->o->max_events) break;
     rc = st_jr_event(&r->rd, &ev);
     if (rc == RATTAN_ENOTFOUND) break;
     if (rc) goto out;
-    if (r->o->max_events && r->res->events == r->o->max_events) break;
+    if (r->rd.index > r->h.events) {
+      rc = st_jr_fail(&r->rd, r->rd.item, RATTAN_ECORRUPT,
+                      "more events than the %llu the header announces",
+                      (unsigned long long)r->h.events);
+      goto out;
+    }
+    /* The first event past the time is read (and checked) to find it. */
     if (r->o->until != ST_NO_TIME && ev.at > r->o->until) break;
     if ((rc = replay_event(r, &ev, err))) goto out;
     r->res->events++;
     r->res->last_at = ev.at;
   }
   rc = 0;
-  if (r->res->events == 0)
-    rc = err_set(err, RATTAN_EINVAL, "journal of task %s: %s",
-                 r->h.task.id, r->rd.off < r->rd.n ? "no event within the limit"
-                                                   : "no events");
-  else if (r->rd.off == r->rd.n && r->res->events != r->h.events)
+  if (r->rd.off == r->rd.n && r->rd.index != r->h.events) {
+    /* The missing event is where the input ends. */
+    uint64_t present = r->rd.index++;
     rc = st_jr_fail(&r->rd, r->rd.off, RATTAN_ECORRUPT,
                     "truncated: the header announces %llu events, %llu "
                     "are present",
                     (unsigned long long)r->h.events,
-                    (unsigned long long)r->res->events);
+                    (unsigned long long)present);
+  } else if (r->res->events == 0) {
+    rc = err_set(err, RATTAN_EINVAL,
+                 "journal of task %s: no event within the limit", r->h.task.id);
+  }
 out:
   r->rd = rd0;
   return rc;
@@ -351,16 +367,16 @@ int eng_replay(eng *e, const void *p, size_t n, const eng_replay_opts *o,
                    &problems, NULL);
   if (rc == RATTAN_EDEF) {
     const char *path = (const char *)problems.text.data;
-    rc = err_set(err, RATTAN_ECORRUPT, "journal: header: definition: %s: %s",
-                 path, path + strlen(path) + 1);
+    rc = st_jr_fail(&r.rd, r.h.definition_at, RATTAN_ECORRUPT,
+                    "definition: %s: %s", path, path + strlen(path) + 1);
   } else if (rc) {
     err_set(err, rc, "journal: out of memory");
   }
   diag_free(&problems);
   if (rc) return rc;
   if (strcmp(r.def.pool + r.def.pipes[0].id, r.h.task.root)) {
-    rc = err_set(err, RATTAN_ECORRUPT,
-                 "journal: header: root %s is not the definition's", r.h.task.root);
+    rc = st_jr_fail(&r.rd, r.h.root_at, RATTAN_ECORRUPT,
+                    "root %s is not the definition's", r.h.task.root);
     goto out_free_def;
   }
   r.by_id = rt_malloc((r.def.n_nodes + 1) * sizeof *r.by_id);

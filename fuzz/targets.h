@@ -22,4 +22,9 @@ int fuzz_definition(const uint8_t *data, size_t size);
  * evaluate and render; results must print with str() and repr(). */
 int fuzz_expr(const uint8_t *data, size_t size);
 
+/* An exported task journal: replay it into an empty store. A refused
+ * replay must leave the store empty; an accepted one must export back to
+ * the same task and exactly the input's events. */
+int fuzz_journal(const uint8_t *data, size_t size);
+
 #endif

@@ -585,9 +585,11 @@ typedef struct rattan_replay_result {
  * RATTAN_ECORRUPT (or RATTAN_ESTATE for a broken rule) with the byte
  * offset and the event's index in rattan_errmsg; a task id the store
  * already has gives RATTAN_EEXIST. Either way the store is unchanged: the
- * replay is one write transaction. Reading stops at the limits of o, so
- * bytes past them are not examined. No claimed length or count is ever
- * trusted before it is checked against the bytes present. */
+ * replay is one write transaction. Reading stops at the limits of o: after
+ * the max_events-th event, or at the first event later than until_us
+ * (whose item is still checked); later bytes are not examined. No claimed
+ * length or count is ever trusted before it is checked against the bytes
+ * present. */
 RATTAN_EXTERN int rattan_replay(rattan_engine *e, const void *journal,
                                 size_t len, const rattan_replay_options *o,
                                 rattan_replay_result *res);

@@ -394,6 +394,36 @@ int st_dump(st_txn *t, buf *out, errbuf *err) {
   return 0;
 }
 
+int st_dump_task(st_txn *t, const char *task, buf *out, errbuf *err) {
+  skey k;
+  int rc = key_ids(&k, task, NULL, err);
+  if (rc) return rc;
+  /* The state creation counter is the task's one meta record. */
+  char meta[4 + ST_ID_MAX];
+  memcpy(meta, "nseq", 4);
+  memcpy(meta + 4, task, k.len - 1);
+  st_slice exact[ST_DB_COUNT] = {[ST_DB_META] = {meta, 4 + k.len - 1},
+                                 [ST_DB_TASKS] = {task, k.len - 1},
+                                 [ST_DB_DEFS] = {task, k.len - 1}};
+  for (int db = 0; db < ST_DB_COUNT; db++) {
+    uint8_t tag = (uint8_t)db;
+    st_slice v;
+    if (buf_append(out, &tag, 1))
+      return err_set(err, RATTAN_ENOMEM, "store dump: out of memory");
+    if (exact[db].ptr) {
+      rc = st_get(t, db, exact[db], &v, err);
+      if (rc == 0) rc = dump_one(exact[db], v, out);
+      if (rc == RATTAN_ENOTFOUND) rc = 0;
+    } else {
+      rc = st_each(t, db, key_slice(&k), dump_one, out, err);
+    }
+    if (rc == RATTAN_ENOMEM)
+      return err_set(err, rc, "store dump: out of memory");
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* ---- Open and close ----------------------------------------------------- */
 
 static int open_dbs(st_txn *t, void *ctx, errbuf *err) {

@@ -24,19 +24,16 @@ static const char *const data_tag_names[] = {[ST_DATA_EXEC] = "exec",
                                              [ST_DATA_INPUTS] = "inputs",
                                              [ST_DATA_CALLBACKS] = "callbacks"};
 
-static jframe *jf(st_txn *t) {
-  return st_jframe(t);
-}
-
 void jr_reset(st_txn *t) {
-  jf(t)->open = 0;
-  jf(t)->args.len = jf(t)->changes.len = 0;
-  jf(t)->n_args = jf(t)->n_changes = 0;
+  jframe *j = st_jframe(t);
+  j->open = 0;
+  j->args.len = j->changes.len = 0;
+  j->n_args = j->n_changes = 0;
 }
 
 void jr_free(st_txn *t) {
-  buf_free(&jf(t)->args);
-  buf_free(&jf(t)->changes);
+  buf_free(&st_jframe(t)->args);
+  buf_free(&st_jframe(t)->changes);
 }
 
 int st_journal_begin(st_txn *t, const char *task, const st_def *d,
@@ -48,20 +45,24 @@ int st_journal_begin(st_txn *t, const char *task, const st_def *d,
     return err_set(err, RATTAN_EINVAL, "task id \"%.64s\": %s", task,
                    n ? "longer than 64 bytes" : "empty");
   jr_reset(t);
-  memcpy(jf(t)->task, task, n + 1);
-  jf(t)->open = 1;
-  jf(t)->def = d;
-  jf(t)->kind = kind;
-  jf(t)->at = at;
+  jframe *j = st_jframe(t);
+  memcpy(j->task, task, n + 1);
+  j->open = 1;
+  j->def = d;
+  j->kind = kind;
+  j->at = at;
   return 0;
 }
 
 int jr_check(st_txn *t, const char *task, errbuf *err) {
-  if (jf(t)->open && !strcmp(jf(t)->task, task)) return 0;
+  jframe *j = st_jframe(t);
+  if (j->open && !strcmp(j->task, task)) return 0;
+  if (j->open)
+    return err_set(err, RATTAN_EINVAL,
+                   "task %s: a change inside the journal entry of task %s",
+                   task, j->task);
   return err_set(err, RATTAN_EINVAL,
-                 "task %s: a change outside its journal entry%s%s", task,
-                 jf(t)->open ? " (the entry is task " : "",
-                 jf(t)->open ? jf(t)->task : "");
+                 "task %s: a change outside any journal entry", task);
 }
 
 static int text(buf *b, const char *s) {
@@ -75,7 +76,7 @@ static int time_or_null(buf *b, int64_t us) {
 static int oom(st_txn *t, errbuf *err) {
   st_txn_fail(t);
   return err_set(err, RATTAN_ENOMEM, "journal of task %s: out of memory",
-                 jf(t)->task);
+                 st_jframe(t)->task);
 }
 
 /* ---- Arguments ------------------------------------------------------------
@@ -83,29 +84,29 @@ static int oom(st_txn *t, errbuf *err) {
 
 static int arg_done(st_txn *t, int bad, errbuf *err) {
   if (bad) return oom(t, err);
-  jf(t)->n_args++;
+  st_jframe(t)->n_args++;
   return 0;
 }
 
 int st_journal_arg_text(st_txn *t, const char *key, const char *v, size_t n,
                         errbuf *err) {
-  buf *b = &jf(t)->args;
+  buf *b = &st_jframe(t)->args;
   return arg_done(t, text(b, key) || cbw_text(b, v, n), err);
 }
 
 int st_journal_arg_uint(st_txn *t, const char *key, uint64_t v, errbuf *err) {
-  buf *b = &jf(t)->args;
+  buf *b = &st_jframe(t)->args;
   return arg_done(t, text(b, key) || cbw_uint(b, v), err);
 }
 
 int st_journal_arg_bool(st_txn *t, const char *key, int v, errbuf *err) {
-  buf *b = &jf(t)->args;
+  buf *b = &st_jframe(t)->args;
   return arg_done(t, text(b, key) || cbw_bool(b, v), err);
 }
 
 int st_journal_arg_texts(st_txn *t, const char *key, const char *const *v,
                          size_t n, errbuf *err) {
-  buf *b = &jf(t)->args;
+  buf *b = &st_jframe(t)->args;
   int bad = text(b, key) || cbw_array(b, n);
   for (size_t i = 0; i < n && !bad; i++)
     bad = text(b, v[i]);
@@ -114,10 +115,10 @@ int st_journal_arg_texts(st_txn *t, const char *key, const char *const *v,
 
 int st_journal_args_raw(st_txn *t, const void *p, size_t len, unsigned n,
                         errbuf *err) {
-  jf(t)->args.len = 0;
-  jf(t)->n_args = 0;
-  if (buf_append(&jf(t)->args, p, len)) return oom(t, err);
-  jf(t)->n_args = n;
+  st_jframe(t)->args.len = 0;
+  st_jframe(t)->n_args = 0;
+  if (buf_append(&st_jframe(t)->args, p, len)) return oom(t, err);
+  st_jframe(t)->n_args = n;
   return 0;
 }
 
@@ -126,12 +127,12 @@ int st_journal_args_raw(st_txn *t, const void *p, size_t len, unsigned n,
 
 static int change_done(st_txn *t, int bad, errbuf *err) {
   if (bad) return oom(t, err);
-  jf(t)->n_changes++;
+  st_jframe(t)->n_changes++;
   return 0;
 }
 
 int jr_task(st_txn *t, const st_task *r, errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   int bad = cbw_map(b, 5) || text(b, "type") || text(b, "task") ||
             text(b, "id") || text(b, r->id) || text(b, "name") ||
             text(b, r->name) || text(b, "root") || text(b, r->root) ||
@@ -157,7 +158,7 @@ static int put_rec(buf *b, const st_state *r) {
 
 int jr_state(st_txn *t, const char *node, const st_state *r, const st_why *why,
              errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   const char *from = why->from >= 0 ? st_state_name(why->from) : NULL;
   int bad = cbw_map(b, 6 + (why->note != NULL)) || text(b, "type") ||
             text(b, "state") || text(b, "node") || text(b, node) ||
@@ -171,7 +172,7 @@ int jr_state(st_txn *t, const char *node, const st_state *r, const st_why *why,
 
 int jr_history(st_txn *t, const char *node, uint32_t index, const st_state *r,
                errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   int bad = cbw_map(b, 4) || text(b, "type") || text(b, "history") ||
             text(b, "node") || text(b, node) || text(b, "index") ||
             cbw_uint(b, index) || text(b, "rec") || put_rec(b, r);
@@ -180,7 +181,7 @@ int jr_history(st_txn *t, const char *node, uint32_t index, const st_state *r,
 
 int jr_data(st_txn *t, const char *node, int tag, const st_slice *val,
             errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   int bad = cbw_map(b, 4) || text(b, "type") || text(b, "data") ||
             text(b, "node") || text(b, node) || text(b, "tag") ||
             text(b, data_tag_names[tag]) || text(b, "value") ||
@@ -199,11 +200,11 @@ static const char *pipe_name(const st_def *d, uint32_t i) {
 }
 
 int jr_proc(st_txn *t, uint32_t pid, const st_proc *p, errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   int bad = cbw_map(b, 3) || text(b, "type") || text(b, "proc") ||
             text(b, "pid") || cbw_uint(b, pid) || text(b, "value");
   if (!p) return change_done(t, bad || cbw_null(b), err);
-  const st_def *d = jf(t)->def;
+  const st_def *d = st_jframe(t)->def;
   const char *cur = node_name(d, p->cur);
   const char *dest = p->dest == ST_NONE ? NULL : node_name(d, p->dest);
   int named = cur && (p->dest == ST_NONE || dest);
@@ -213,7 +214,7 @@ int jr_proc(st_txn *t, uint32_t pid, const st_proc *p, errbuf *err) {
     return err_set(err, RATTAN_EINVAL,
                    "journal of task %s: process %u names a node the "
                    "definition lacks",
-                   jf(t)->task, pid);
+                   st_jframe(t)->task, pid);
   bad = bad || cbw_map(b, 8) || text(b, "parent") || cbw_uint(b, p->parent) ||
         text(b, "need_ack") || cbw_uint(b, p->need_ack) || text(b, "cur") ||
         text(b, cur) || text(b, "dest") ||
@@ -227,7 +228,7 @@ int jr_proc(st_txn *t, uint32_t pid, const st_proc *p, errbuf *err) {
 }
 
 int jr_sched(st_txn *t, const char *node, const st_sched *s, errbuf *err) {
-  buf *b = &jf(t)->changes;
+  buf *b = &st_jframe(t)->changes;
   int bad = cbw_map(b, 3) || text(b, "type") || text(b, "sched") ||
             text(b, "node") || text(b, node) || text(b, "value");
   if (!s) return change_done(t, bad || cbw_null(b), err);
@@ -261,7 +262,7 @@ int st_journal_count(st_txn *t, const char *task, uint64_t *n, errbuf *err) {
 }
 
 int st_journal_end(st_txn *t, uint64_t *seq, errbuf *err) {
-  jframe *j = jf(t);
+  jframe *j = st_jframe(t);
   if (seq) *seq = 0;
   if (!j->open) return 0;
   j->open = 0;

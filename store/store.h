@@ -335,6 +335,7 @@ typedef struct st_jheader {
   int64_t clock;       /* the clock reading when the task was created */
   uint64_t events;     /* entries that follow */
   st_slice definition; /* the pipeline tree, JSON text */
+  size_t root_at, definition_at; /* where those fields start (read only) */
 } st_jheader;
 
 /* Appends the header item h describes to out. */
@@ -347,7 +348,8 @@ typedef struct st_jreader {
   const uint8_t *p;
   size_t n, off;
   size_t item;    /* where the current item starts */
-  uint64_t index; /* the current item: 0 the header, then events from 1 */
+  uint64_t index; /* the current item: 0 the header, then events from 1,
+                     counted when their reading starts */
   size_t crc_at;  /* where the current item's "crc" key starts */
   size_t end;     /* where the current item ends */
   int top_map;    /* the current item is a map */
@@ -435,6 +437,10 @@ int st_schema_put(st_txn *t, uint64_t schema, errbuf *err);
  * order, each as (db, key length, key, value length, value); equal dumps
  * mean equal stores. */
 int st_dump(st_txn *t, buf *out, errbuf *err);
+
+/* The same for one task's records: every database's records keyed by the
+ * task, and its meta record; equal dumps mean equal tasks. */
+int st_dump_task(st_txn *t, const char *task, buf *out, errbuf *err);
 
 /* ---- Fault injection (tests) --------------------------------------------
  * Makes the nth put (ST_FAULT_PUT) or commit (ST_FAULT_COMMIT) from now on

@@ -1,5 +1,6 @@
 /* The rattan command: output and exit codes (DESIGN.md's contract). */
 #include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,4 +168,76 @@ void test_cli_run_and_operate(void) {
   ASSERT_EQ(run("tasks", out, sizeof out), 0);
   ASSERT_CONTAINS(out, "loop\tFINISHED\t");
   ASSERT_CONTAINS(out, "sp\tFINISHED\t");
+}
+
+/* export and replay: the replayed status is the live one, limits, bad
+ * arguments, damaged files, --keep. */
+void test_cli_export_replay(void) {
+  char out[16384], live[16384], args[4 * PATH_MAX];
+  const char *dir = test_dir();
+  ASSERT_EQ(run("--clock virtual:2021-03-10T11:45:54+08:00 --seed 7 run "
+                "tests/data/loop-sample.json --id loop",
+                out, sizeof out),
+            0);
+  snprintf(args, sizeof args, "export loop > '%s/x.cbor'", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_STR(out, "");
+  ASSERT_EQ(
+      run("status loop --trace-id t --profile sops-v1", live, sizeof live), 0);
+  snprintf(args, sizeof args,
+           "replay '%s/x.cbor' --trace-id t --profile sops-v1", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_STR(out, live);
+  /* The first event only: a created task. */
+  snprintf(args, sizeof args, "replay '%s/x.cbor' --events 1", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "\"state\": \"CREATED\"");
+  snprintf(args, sizeof args,
+           "replay '%s/x.cbor' --at 2021-03-10T11:45:54+08:00 --pretty", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "\n    \"data\": {");
+  snprintf(args, sizeof args,
+           "replay '%s/x.cbor' --at 2021-03-10T11:45:53+08:00", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "no event within the limit");
+  const char *bad[] = {"--at yesterday", "--events 0", "--events -3",
+                       "--events 2 --at 2021-03-10T11:45:54Z", "--format xml"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(args, sizeof args, "replay '%s/x.cbor' %s", dir, bad[i]);
+    ASSERT_EQ(run(args, out, sizeof out), 2);
+    ASSERT_CONTAINS(out, "usage: rattan replay");
+  }
+  ASSERT_EQ(run("replay /nonexistent.cbor", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "/nonexistent.cbor");
+  snprintf(args, sizeof args, "version; head -c 5000 '%s/x.cbor' > '%s/y.cbor'",
+           dir, dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  snprintf(args, sizeof args, "replay '%s/y.cbor'", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "y.cbor: journal: event ");
+  ASSERT_CONTAINS(out, ": truncated: the item needs ");
+  /* --keep: into the --db store, where the task must not exist yet. */
+  snprintf(args, sizeof args, "replay --keep '%s/x.cbor'", dir);
+  ASSERT_EQ(run(args, out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "task loop already exists in this store");
+  /* run() puts the binary before the first command only. */
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  ASSERT(n > 0);
+  self[n] = '\0';
+  *strrchr(self, '/') = '\0';
+  mkdir(test_path("other"), 0700);
+  snprintf(args, sizeof args,
+           "--db '%s/other' replay --keep '%s/x.cbor' > /dev/null && "
+           "'%s/rattan' --db '%s/other' export loop | cmp - '%s/x.cbor'",
+           dir, dir, self, dir, dir);
+  ASSERT_EQ(run(args, out, sizeof out), 0);
+  ASSERT_STR(out, "");
+  ASSERT_EQ(run("export nosuch", out, sizeof out), 1);
+  ASSERT_CONTAINS(out, "task nosuch: no such task");
+  ASSERT_EQ(run("export", out, sizeof out), 2);
+  ASSERT_EQ(run("export --help", out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "usage: rattan export TASK");
+  ASSERT_EQ(run("replay --help", out, sizeof out), 0);
+  ASSERT_CONTAINS(out, "--at T | --events N");
 }

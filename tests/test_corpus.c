@@ -37,3 +37,7 @@ void test_corpus_definition(void) {
 void test_corpus_expr(void) {
   ASSERT(replay("fuzz/corpus/expr", fuzz_expr) > 0);
 }
+
+void test_corpus_journal(void) {
+  ASSERT(replay("fuzz/corpus/journal", fuzz_journal) > 0);
+}
