@@ -39,9 +39,12 @@ LIBS    = -llmdb -lmsgpackc -lcbor -ljansson -lpthread -lm
 LIB_SRC  = $(wildcard store/*.c engine/*.c api/*.c)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
-TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c)) $(BUILD)/fuzz/targets.o
+# The fuzz targets' bodies (all of fuzz/ but the libFuzzer entry points),
+# which the tests also link to replay the corpora.
+FUZZ_SRC = $(filter-out fuzz/fuzz_%.c,$(wildcard fuzz/*.c))
+TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c) $(FUZZ_SRC))
 BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench-%,$(wildcard bench/*.c))
-FUZZ_TARGETS = record definition expr journal
+FUZZ_TARGETS = record definition expr journal status sequence
 
 STATIC = $(BUILD)/librattan.a
 SHARED = $(BUILD)/librattan.so.$(VERSION)
@@ -104,8 +107,8 @@ check-layers:
 	@bad=0; \
 	f=$$(grep -lE '^\s*#\s*include\s*[<"]lmdb\.h' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|bench)/')); \
 	[ -z "$$f" ] || { echo "lmdb.h outside store/ (and bench/, whose baselines are raw LMDB): $$f"; bad=1; }; \
-	f=$$(grep -lE '^\s*#\s*include\s*[<"](msgpack|cbor)(\.h|/)' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|api|tests)/')); \
-	[ -z "$$f" ] || { echo "msgpack/cbor headers outside store/, api/ and tests/: $$f"; bad=1; }; \
+	f=$$(grep -lE '^\s*#\s*include\s*[<"](msgpack|cbor)(\.h|/)' $$(git ls-files '*.c' '*.h' | grep -vE '^(store|api|tests|fuzz)/')); \
+	[ -z "$$f" ] || { echo "msgpack/cbor headers outside store/, api/, tests/ and fuzz/: $$f"; bad=1; }; \
 	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(engine|api|cli)/' store/*.[ch]); \
 	[ -z "$$f" ] || { echo "store/ includes an upper layer: $$f"; bad=1; }; \
 	f=$$(grep -lE '^\s*#\s*include\s*"(\.\./)?(api|cli)/' engine/*.[ch]); \
@@ -147,7 +150,7 @@ FUZZ_FLAGS = -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -
 fuzz: deps
 	@mkdir -p $(FUZZ_BUILD)
 	@for t in $(FUZZ_TARGETS); do \
-	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/fuzz_$$t fuzz/fuzz_$$t.c fuzz/targets.c $(LIB_SRC) $(LIBS) || exit 1; \
+	  clang $(FUZZ_FLAGS) -o $(FUZZ_BUILD)/fuzz_$$t fuzz/fuzz_$$t.c $(FUZZ_SRC) $(LIB_SRC) $(LIBS) || exit 1; \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
 	  $(FUZZ_BUILD)/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=256 -timeout=10 \

@@ -35,14 +35,36 @@ typedef struct civil {
   long us;
 } civil;
 
+/* a / b rounded down, *rem = a - that * b (0 <= *rem < b); b > 0. Never
+ * overflows, whatever a is. */
+static int64_t floor_div(int64_t a, int64_t b, int64_t *rem) {
+  int64_t q = a / b, r = a % b;
+  if (r < 0) {
+    r += b;
+    q--;
+  }
+  *rem = r;
+  return q;
+}
+
+/* a + b or a - b, held at the int64 range: stored times are whatever a
+ * record says, and answers about absurd times must still be answers. */
+static int64_t add_sat(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sub_sat(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 /* Splits microseconds since the epoch (shifted by off_min) into a civil
  * date and time (proleptic Gregorian). */
 static civil civil_of(int64_t us, int off_min) {
-  int64_t t = us + (int64_t)off_min * 60000000;
-  int64_t secs = t >= 0 ? t / 1000000 : -((-t + 999999) / 1000000);
-  long frac = (long)(t - secs * 1000000);
-  int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  int64_t rem = secs - days * 86400;
+  int64_t t = add_sat(us, (int64_t)off_min * 60000000), frac, rem;
+  int64_t secs = floor_div(t, 1000000, &frac);
+  int64_t days = floor_div(secs, 86400, &rem);
   civil c = {.h = (int)(rem / 3600),
              .mi = (int)(rem % 3600 / 60),
              .s = (int)(rem % 60),
@@ -108,9 +130,9 @@ static void iso_utc(int64_t us, char out[40]) {
 /* calculate_elapsed_time: Python's round() of the seconds, half to even. */
 int64_t st_elapsed(const st_state *s, int64_t now) {
   if (s->started == ST_NO_TIME) return 0;
-  int64_t d = (s->archived != ST_NO_TIME ? s->archived : now) - s->started;
-  int64_t q = d >= 0 ? d / 1000000 : -((-d + 999999) / 1000000);
-  int64_t r = d - q * 1000000; /* 0 <= r < 1000000 */
+  int64_t d =
+      sub_sat(s->archived != ST_NO_TIME ? s->archived : now, s->started);
+  int64_t r, q = floor_div(d, 1000000, &r);
   if (r > 500000 || (r == 500000 && (q & 1))) q++;
   return q;
 }

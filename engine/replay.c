@@ -79,7 +79,7 @@ typedef struct replay {
   char why[ERRBUF_MAX];
 } replay;
 
-/* Refuses the change at off, with the reason in r->why or fmt. */
+/* Refuses the change at off, saying what is wrong. */
 static int bad(replay *r, size_t off, int code, const char *what) {
   return st_jr_fail(&r->rd, off, code, "%s", what);
 }

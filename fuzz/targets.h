@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A stored state record: decode; a record that decodes must encode and
- * decode again to the same bytes. */
+/* A stored record, its kind chosen by the first byte (state, process,
+ * schedule, else task and definition): decode; a record that decodes must
+ * encode and decode again to the same bytes. */
 int fuzz_record(const uint8_t *data, size_t size);
 
 /* A pipeline definition (any of the accepted JSON forms): compile; a
@@ -26,5 +27,15 @@ int fuzz_expr(const uint8_t *data, size_t size);
  * replay must leave the store empty; an accepted one must export back to
  * the same task and exactly the input's events. */
 int fuzz_journal(const uint8_t *data, size_t size);
+
+/* Status answers of a task whose records the input writes: every
+ * profile's JSON must parse, and its msgpack and CBOR decode to the same
+ * maps. */
+int fuzz_status(const uint8_t *data, size_t size);
+
+/* A pipeline shape and a script of steps (see sequence.c), run on a real
+ * store with invariants checked after every step against a reference
+ * model, the stored records, the status answer and a replay. */
+int fuzz_sequence(const uint8_t *data, size_t size);
 
 #endif

@@ -92,6 +92,22 @@ static int proc_decode(st_slice v, st_proc *p, errbuf *err) {
   return 0;
 }
 
+/* Packs r with fn into out (the fuzz targets' round trips). */
+static int encode_rec(int (*fn)(msgpack_packer *pk, const void *r),
+                      const void *r, buf *out) {
+  msgpack_packer pk;
+  mp_packer_init(&pk, out);
+  return fn(&pk, r) ? RATTAN_ENOMEM : 0;
+}
+
+int st_proc_encode(const st_proc *p, buf *out) {
+  return encode_rec(proc_pack, p, out);
+}
+
+int st_proc_decode(const void *p, size_t n, st_proc *out, errbuf *err) {
+  return proc_decode((st_slice){p, n}, out, err);
+}
+
 int st_proc_get(st_txn *t, const char *task, uint32_t id, st_proc *p,
                 errbuf *err) {
   skey k;
@@ -230,6 +246,14 @@ static int sched_decode(st_slice v, st_sched *s, errbuf *err) {
   s->times = (uint32_t)times;
   s->pending = (uint32_t)pending;
   return 0;
+}
+
+int st_sched_encode(const st_sched *s, buf *out) {
+  return encode_rec(sched_pack, s, out);
+}
+
+int st_sched_decode(const void *p, size_t n, st_sched *out, errbuf *err) {
+  return sched_decode((st_slice){p, n}, out, err);
 }
 
 static int node_key(skey *k, const char *task, const char *node, errbuf *err) {

@@ -221,6 +221,9 @@ typedef struct st_task {
 
 /* RATTAN_ENOTFOUND if there is no such task. */
 int st_task_get(st_txn *t, const char *id, st_task *r, errbuf *err);
+/* Decodes a stored task record (bounded: corrupt input is
+ * RATTAN_ECORRUPT, never a crash or an allocation). */
+int st_task_decode(const void *p, size_t n, st_task *r, errbuf *err);
 int st_task_put(st_txn *t, const st_task *r, errbuf *err);
 /* Calls fn(task, ctx) for every task in id order; a non-zero return
  * stops the walk and is returned. */
@@ -261,6 +264,10 @@ typedef struct st_proc {
 
 int st_proc_get(st_txn *t, const char *task, uint32_t id, st_proc *p,
                 errbuf *err);
+/* The stored encodings of processes and schedules, for round trips:
+ * encode appends to out; decode is bounded like every record reader. */
+int st_proc_encode(const st_proc *p, buf *out);
+int st_proc_decode(const void *p, size_t n, st_proc *out, errbuf *err);
 /* Stores p and keeps the run queue in step with p->status. */
 int st_proc_put(st_txn *t, const char *task, const st_proc *p, errbuf *err);
 int st_proc_del(st_txn *t, const char *task, uint32_t id, errbuf *err);
@@ -289,6 +296,8 @@ typedef struct st_sched {
 
 int st_sched_get(st_txn *t, const char *task, const char *node, st_sched *s,
                  errbuf *err);
+int st_sched_encode(const st_sched *s, buf *out);
+int st_sched_decode(const void *p, size_t n, st_sched *out, errbuf *err);
 int st_sched_put(st_txn *t, const char *task, const char *node,
                  const st_sched *s, errbuf *err);
 int st_sched_del(st_txn *t, const char *task, const char *node, errbuf *err);

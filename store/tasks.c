@@ -41,6 +41,10 @@ static int decode_task(st_slice v, st_task *r, errbuf *err) {
   return mp_read_end(&rd);
 }
 
+int st_task_decode(const void *p, size_t n, st_task *r, errbuf *err) {
+  return decode_task((st_slice){p, n}, r, err);
+}
+
 int st_task_get(st_txn *t, const char *id, st_task *r, errbuf *err) {
   skey k;
   st_slice v;

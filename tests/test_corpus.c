@@ -41,3 +41,11 @@ void test_corpus_expr(void) {
 void test_corpus_journal(void) {
   ASSERT(replay("fuzz/corpus/journal", fuzz_journal) > 0);
 }
+
+void test_corpus_sequence(void) {
+  ASSERT(replay("fuzz/corpus/sequence", fuzz_sequence) > 0);
+}
+
+void test_corpus_status(void) {
+  ASSERT(replay("fuzz/corpus/status", fuzz_status) > 0);
+}

@@ -5,12 +5,12 @@
  * CBOR are decoded with msgpack-c's and libcbor's own decoders and must
  * give the JSON output's bytes.
  */
-#include <cbor.h>
 #include <ctype.h>
-#include <msgpack.h>
 #include <pthread.h>
 
 #include "exec_util.h"
+#include "fuzz/decode.h"
+#include "store/mem.h"
 
 /* 2020-08-17 12:13:53 UTC: seed 000's times, +08:00 in the seed. */
 #define SEED000_T 1597666433000000LL
@@ -233,113 +233,18 @@ void test_status_seed004_bkflow(void) {
 /* ---- Encodings
  * ------------------------------------------------------------------- */
 
-static json_t *from_msgpack(const msgpack_object *o) {
-  switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-      return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:
-      return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-      return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-      return json_integer(o->via.i64);
-    case MSGPACK_OBJECT_STR:
-      return json_stringn(o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_ARRAY: {
-      json_t *a = json_array();
-      for (uint32_t i = 0; i < o->via.array.size; i++)
-        json_array_append_new(a, from_msgpack(&o->via.array.ptr[i]));
-      return a;
-    }
-    case MSGPACK_OBJECT_MAP: {
-      json_t *m = json_object();
-      for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        ASSERT(kv->key.type == MSGPACK_OBJECT_STR);
-        char key[256];
-        snprintf(key, sizeof key, "%.*s", (int)kv->key.via.str.size,
-                 kv->key.via.str.ptr);
-        json_object_set_new(m, key, from_msgpack(&kv->val));
-      }
-      return m;
-    }
-    default:
-      TEST_FAIL_("unexpected msgpack type %d", (int)o->type);
-  }
-}
-
-static json_t *from_cbor(cbor_item_t *it) {
-  switch (cbor_typeof(it)) {
-    case CBOR_TYPE_UINT:
-      return json_integer((json_int_t)cbor_get_int(it));
-    case CBOR_TYPE_NEGINT:
-      return json_integer(-1 - (json_int_t)cbor_get_int(it));
-    case CBOR_TYPE_STRING:
-      ASSERT(cbor_string_is_definite(it));
-      return json_stringn((const char *)cbor_string_handle(it),
-                          cbor_string_length(it));
-    case CBOR_TYPE_MAP: {
-      json_t *m = json_object();
-      struct cbor_pair *p = cbor_map_handle(it);
-      for (size_t i = 0; i < cbor_map_size(it); i++) {
-        char key[256];
-        ASSERT(cbor_isa_string(p[i].key));
-        snprintf(key, sizeof key, "%.*s", (int)cbor_string_length(p[i].key),
-                 (const char *)cbor_string_handle(p[i].key));
-        json_object_set_new(m, key, from_cbor(p[i].value));
-      }
-      return m;
-    }
-    case CBOR_TYPE_ARRAY: {
-      json_t *a = json_array();
-      for (size_t i = 0; i < cbor_array_size(it); i++)
-        json_array_append_new(a, from_cbor(cbor_array_handle(it)[i]));
-      return a;
-    }
-    case CBOR_TYPE_FLOAT_CTRL:
-      if (cbor_is_null(it)) return json_null();
-      ASSERT(cbor_is_bool(it));
-      return json_boolean(cbor_get_bool(it));
-    default:
-      TEST_FAIL_("unexpected CBOR type %d", (int)cbor_typeof(it));
-  }
-}
-
-/* jansson writes ", " and ": " too; only its \u escapes are upper case,
- * where Python's are lower case. */
-static char *python_dumps(json_t *j) {
-  char *s = json_dumps(j, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
-  ASSERT(s);
-  for (char *p = s; (p = strstr(p, "\\u")); p += 2)
-    for (int i = 2; i < 6; i++)
-      p[i] = (char)tolower((unsigned char)p[i]);
-  return s;
-}
-
 /* The msgpack and CBOR answers decode to the JSON answer's bytes. */
 static void expect_same_maps(const char *json, const char *mp, size_t mpn,
                              const char *cb, size_t cbn) {
-  msgpack_unpacked u;
-  msgpack_unpacked_init(&u);
-  size_t off = 0;
-  ASSERT_EQ(msgpack_unpack_next(&u, mp, mpn, &off), MSGPACK_UNPACK_SUCCESS);
-  ASSERT_EQ(off, mpn);
-  json_t *j = from_msgpack(&u.data);
-  char *text = python_dumps(j);
-  ASSERT_STR(text, json);
-  free(text);
-  json_decref(j);
-  msgpack_unpacked_destroy(&u);
-
-  struct cbor_load_result r;
-  cbor_item_t *it = cbor_load((const unsigned char *)cb, cbn, &r);
-  ASSERT(it && r.error.code == CBOR_ERR_NONE && r.read == cbn);
-  j = from_cbor(it);
-  text = python_dumps(j);
-  ASSERT_STR(text, json);
-  free(text);
-  json_decref(j);
-  cbor_decref(&it);
+  json_t *j[2] = {fz_from_msgpack(mp, mpn), fz_from_cbor(cb, cbn)};
+  for (int i = 0; i < 2; i++) {
+    ASSERT(j[i]);
+    char *text = fz_python_dumps(j[i]);
+    ASSERT(text);
+    ASSERT_STR(text, json);
+    rt_free(text);
+    json_decref(j[i]);
+  }
 }
 
 static void expect_encodings_agree(rattan_engine *e, const char *task,
