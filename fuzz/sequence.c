@@ -35,7 +35,6 @@
  * With RATTAN_SEQ_TRACE set in the environment each step is printed
  * with the records after it (trace()).
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 
 #include "api/api_int.h"
 #include "fuzz/model.h"
+#include "fuzz/scratch.h"
 #include "fuzz/targets.h"
 
 #define SQ_STEPS        64
@@ -505,33 +505,19 @@ static void register_components(rattan_engine *e) {
 
 /* ---- Stores -------------------------------------------------------------- */
 
-static void wipe(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *de;
-  char path[sizeof live_dir + 1 + 256];
-  while (d && (de = readdir(d)))
-    if (de->d_name[0] != '.') {
-      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-      unlink(path);
-    }
-  if (d) closedir(d);
-}
-
 static void cleanup(void) {
   rattan_close(S.e);
   S.e = NULL;
-  wipe(live_dir);
-  wipe(replay_dir);
+  fz_empty_dir(live_dir);
+  fz_empty_dir(replay_dir);
   rmdir(live_dir);
   rmdir(replay_dir);
   rmdir(base_dir);
 }
 
 static void make_dirs(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(base_dir, sizeof base_dir, "%.40s/rattan-seq-XXXXXX",
-           tmp && *tmp && strlen(tmp) <= 40 ? tmp : "/tmp");
-  if (!mkdtemp(base_dir)) fail("mkdtemp %s", base_dir);
+  if (fz_scratch_dir(base_dir, sizeof base_dir, "seq"))
+    fail("mkdtemp %s", base_dir);
   snprintf(live_dir, sizeof live_dir, "%s/live", base_dir);
   snprintf(replay_dir, sizeof replay_dir, "%s/replay", base_dir);
   atexit(cleanup);
@@ -819,7 +805,7 @@ static void check_replay(void) {
   void *x, *y;
   size_t lx, ly;
   ok_or_fail(rattan_export(S.e, SQ_TASK, &x, &lx), S.e, "export");
-  wipe(replay_dir);
+  fz_empty_dir(replay_dir);
   rattan_engine *b = open_store(replay_dir, 0);
   rattan_replay_result r;
   int rc = rattan_replay(b, x, lx, NULL, &r);
@@ -1157,7 +1143,7 @@ int fuzz_sequence(const uint8_t *data, size_t size) {
   char *json = json_dumps(tree, JSON_COMPACT);
   json_decref(tree);
   if (!json) fail("pipeline: out of memory");
-  wipe(live_dir);
+  fz_empty_dir(live_dir);
   S.e = open_store(live_dir, 1);
   rattan_task_options o = {.id = SQ_TASK};
   char id[RATTAN_ID_MAX + 1];
@@ -1177,6 +1163,6 @@ int fuzz_sequence(const uint8_t *data, size_t size) {
   if (S.step == 0 || S.step % SQ_REPLAY_EVERY) check_replay();
   rattan_close(S.e);
   S.e = NULL;
-  wipe(live_dir);
+  fz_empty_dir(live_dir);
   return 0;
 }

@@ -11,7 +11,6 @@
  * as the engine writes them; the rules are not applied, so the encoders
  * see combinations no run would produce.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "api/api_int.h"
 #include "decode.h"
+#include "scratch.h"
 #include "targets.h"
 
 /* s -> a1 -> pg -> {a2, sp(s2 -> b1 -> e2)} -> cg -> eg -> {a3 | a4} ->
@@ -179,15 +179,7 @@ static void status_wipe(void) {
   rattan_close(status_engine);
   status_engine = NULL;
   status_tasks = 0;
-  DIR *d = opendir(status_dir);
-  struct dirent *de;
-  char path[sizeof status_dir + 1 + 256];
-  while (d && (de = readdir(d)))
-    if (de->d_name[0] != '.') {
-      snprintf(path, sizeof path, "%s/%s", status_dir, de->d_name);
-      unlink(path);
-    }
-  if (d) closedir(d);
+  fz_empty_dir(status_dir);
 }
 
 static void status_cleanup(void) {
@@ -197,10 +189,7 @@ static void status_cleanup(void) {
 
 static rattan_engine *status_open(void) {
   if (!status_dir[0]) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(status_dir, sizeof status_dir, "%.40s/rattan-fuzz-XXXXXX",
-             tmp && *tmp && strlen(tmp) <= 40 ? tmp : "/tmp");
-    if (!mkdtemp(status_dir)) abort();
+    if (fz_scratch_dir(status_dir, sizeof status_dir, "status")) abort();
     atexit(status_cleanup);
   }
   if (status_tasks >= 256) status_wipe();

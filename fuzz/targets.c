@@ -1,7 +1,6 @@
 /* Fuzz target bodies (see targets.h). */
 #include "targets.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "engine/defparse.h"
 #include "engine/expr.h"
 #include "rattan.h"
+#include "scratch.h"
 #include "store/store.h"
 
 /* Decodes with dec; what decodes must encode, decode and encode again to
@@ -124,15 +124,7 @@ static rattan_engine *journal_engine;
 static void journal_wipe(void) {
   rattan_close(journal_engine);
   journal_engine = NULL;
-  DIR *d = opendir(journal_dir);
-  struct dirent *de;
-  char path[sizeof journal_dir + 1 + 256];
-  while (d && (de = readdir(d)))
-    if (de->d_name[0] != '.') {
-      snprintf(path, sizeof path, "%s/%s", journal_dir, de->d_name);
-      unlink(path);
-    }
-  if (d) closedir(d);
+  fz_empty_dir(journal_dir);
 }
 
 static void journal_cleanup(void) {
@@ -151,10 +143,7 @@ static int count_task(void *ctx, const char *id, const char *name,
 
 int fuzz_journal(const uint8_t *data, size_t size) {
   if (!journal_dir[0]) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(journal_dir, sizeof journal_dir, "%.40s/rattan-fuzz-XXXXXX",
-             tmp && *tmp && strlen(tmp) <= 40 ? tmp : "/tmp");
-    if (!mkdtemp(journal_dir)) abort();
+    if (fz_scratch_dir(journal_dir, sizeof journal_dir, "journal")) abort();
     atexit(journal_cleanup);
   }
   if (!journal_engine) {
