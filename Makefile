@@ -44,6 +44,7 @@ CLI_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 FUZZ_SRC = $(filter-out fuzz/fuzz_%.c,$(wildcard fuzz/*.c))
 TEST_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c) $(FUZZ_SRC))
 BENCH_BIN = $(patsubst bench/%.c,$(BUILD)/bench-%,$(wildcard bench/*.c))
+EXAMPLE_BIN = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 FUZZ_TARGETS = record definition expr journal status sequence
 
 STATIC = $(BUILD)/librattan.a
@@ -57,7 +58,7 @@ INTERNAL = $(BUILD)/librattan-internal.a
 .PHONY: all test bench check-layers format format-check install check-install \
         fuzz deps clean
 
-all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan
+all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan $(EXAMPLE_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,7 +82,13 @@ $(BUILD)/librattan.so: $(SHARED)
 	ln -sf librattan.so.$(VERSION) $@
 
 $(BUILD)/rattan: $(CLI_OBJ) $(STATIC)
-	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) -lmicrohttpd
+
+# The examples are built as a host would build them: the public header
+# and librattan.a only.
+$(BUILD)/examples/%: examples/%.c include/rattan.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Iinclude $(W) $(SAN) $(CFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(INTERNAL)
 	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(INTERNAL) $(LIBS)

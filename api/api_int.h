@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "engine/defparse.h"
 #include "engine/engine.h"
 #include "engine/expr.h"
 #include "store/cbw.h"

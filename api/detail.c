@@ -43,6 +43,7 @@ static int load(rattan_engine *re, const char *task, const char *node,
                 emitter *m, const rattan_status_options *o, eng_status *st) {
   errbuf err = {0};
   int rc = eng_status_load(re->e, task, node, o->now_us, st, &err);
+  if (!rc) rc = st_check_project(o, st, task, &err);
   if (rc) st_emit_load_error(m, o, task, rc, &err);
   return rc;
 }
@@ -115,6 +116,7 @@ int rattan_tasks_status(rattan_engine *re, const char *const *tasks, size_t n,
   for (size_t i = 0; !rc && i < n; i++) {
     if (!tasks[i]) continue;
     rc = eng_status_read(re->e, t, tasks[i], NULL, o.now_us, &st[found], &err);
+    if (!rc) rc = st_check_project(&o, &st[found], tasks[i], &err);
     if (rc) /* unknown ids are left out, as SOPS leaves them */
       eng_status_free(&st[found]);
     else

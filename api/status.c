@@ -571,6 +571,12 @@ int st_begin(const rattan_status_options *in, rattan_status_options *o,
   return 0;
 }
 
+int st_check_project(const rattan_status_options *o, const eng_status *st,
+                     const char *task, errbuf *err) {
+  if (!o->project || !strcmp(o->project, st->task.project)) return 0;
+  return err_set(err, RATTAN_ENOTFOUND, "task %s does not exist", task);
+}
+
 /* Hands the buffer to the caller (NUL-terminated for JSON). */
 int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
   if (m->oom || buf_append(b, "", 1)) {
@@ -597,6 +603,7 @@ int rattan_task_status(rattan_engine *re, const char *task,
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
   int rc = eng_status_load(re->e, task, NULL, o.now_us, &st, &err);
+  if (!rc) rc = st_check_project(&o, &st, task, &err);
   if (rc) {
     st_emit_load_error(&m, &o, task, rc, &err);
   } else if (o.subprocess_id &&

@@ -66,6 +66,10 @@ void st_emit_error(emitter *m, const rattan_status_options *o, int code,
  * answer, or its engine failure ("fail: ..."). */
 void st_emit_load_error(emitter *m, const rattan_status_options *o,
                         const char *task, int rc, const errbuf *err);
+/* RATTAN_ENOTFOUND, exactly as for an unknown task, when o names a
+ * project that st's task does not belong to. */
+int st_check_project(const rattan_status_options *o, const eng_status *st,
+                     const char *task, errbuf *err);
 /* Hands b to the caller as *out (NUL-terminated) and returns rc, or
  * RATTAN_ENOMEM (b freed) when the writer ran out of memory. */
 int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc);

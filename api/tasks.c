@@ -43,7 +43,7 @@ int rattan_task_create(rattan_engine *re, const char *json, size_t len,
                            : "id");
   rattan_task_options none = {0};
   if (!o) o = &none;
-  eng_task_opts eo = {o->id, o->name, o->template_id};
+  eng_task_opts eo = {o->id, o->name, o->template_id, o->project};
   eng_problems probs = {0};
   int rc = eng_task_create(re->e, json, len, &eo, &probs, id, &re->err);
   if (rc == RATTAN_EDEF) {
@@ -64,4 +64,15 @@ int rattan_task_definition(rattan_engine *re, const char *task, char **json,
   *json = NULL;
   *len = 0;
   return eng_task_definition(re->e, task, json, len, &re->err);
+}
+
+int rattan_task_project(rattan_engine *re, const char *task,
+                        char out[RATTAN_ID_MAX + 1]) {
+  if (!re || !task || !out)
+    return err_set(re ? &re->err : NULL, RATTAN_EINVAL,
+                   "rattan_task_project: missing argument");
+  st_task t;
+  int rc = eng_task_get(re->e, task, &t, &re->err);
+  if (rc == 0) memcpy(out, t.project, sizeof t.project);
+  return rc;
 }

@@ -66,5 +66,6 @@ int cmd_detail(const cli *c, int argc, char **argv);
 int cmd_tasks(const cli *c, int argc, char **argv);
 int cmd_export(const cli *c, int argc, char **argv);
 int cmd_replay(const cli *c, int argc, char **argv);
+int cmd_serve(const cli *c, int argc, char **argv);
 
 #endif

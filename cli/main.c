@@ -12,7 +12,7 @@
 
 static const char usage[] =
     "usage: rattan [--db DIR] [--clock real|fixed:T|virtual:T] [--seed N]\n"
-    "              [--tz +HHMM] [--durability sync|nosync] COMMAND ...\n"
+    "              [--tz +HHMM] [--durability sync|group|nosync] COMMAND ...\n"
     "\n"
     "commands:\n"
     "  version                 print the library version\n"
@@ -30,6 +30,7 @@ static const char usage[] =
     "  export TASK > FILE      the task's journal as CBOR (JOURNAL.md)\n"
     "  replay FILE             rebuild a task from its journal and print its\n"
     "                          status, as of any event or time\n"
+    "  serve                   SOPS's gateway API over HTTP; drives tasks\n"
     "  help                    this text (also --help)\n"
     "\n"
     "options:\n"
@@ -42,7 +43,8 @@ static const char usage[] =
     "  --seed N        reproducible versions and generated ids\n"
     "  --tz +HHMM      the zone of times in status output (default +0800,\n"
     "                  as SOPS's Asia/Shanghai)\n"
-    "  --durability D  sync (default: every commit flushed) or nosync\n"
+    "  --durability D  sync (default: every commit flushed), group (for now\n"
+    "                  the same as sync) or nosync\n"
     "\n"
     "`rattan COMMAND --help` describes a command.\n"
     "exit codes: 0 done; 1 refused or invalid (reason on stderr); 2 usage\n";
@@ -172,7 +174,9 @@ static int global_option(cli *c, const char *opt, const char *val) {
     c->opts.has_seed = 1;
     c->opts.seed = v;
   } else if (!strcmp(opt, "--durability")) {
-    if (!strcmp(val, "sync"))
+    /* group commit is not built yet: group gets sync, which keeps its
+     * promise (nothing acknowledged before it is durable). */
+    if (!strcmp(val, "sync") || !strcmp(val, "group"))
       c->opts.durability = RATTAN_DURABILITY_SYNC;
     else if (!strcmp(val, "nosync"))
       c->opts.durability = RATTAN_DURABILITY_NOSYNC;
@@ -257,6 +261,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "tasks")) return cmd_tasks(&c, argc, argv);
   if (!strcmp(cmd, "export")) return cmd_export(&c, argc, argv);
   if (!strcmp(cmd, "replay")) return cmd_replay(&c, argc, argv);
+  if (!strcmp(cmd, "serve")) return cmd_serve(&c, argc, argv);
   if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     return EXIT_DONE;

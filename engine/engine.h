@@ -181,6 +181,7 @@ typedef struct eng_task_opts {
   const char *id;          /* NULL: the next number of the id sequence */
   const char *name;        /* NULL: the pipeline's name, else the id */
   const char *template_id; /* exports with several templates */
+  const char *project;     /* NULL or "": none */
 } eng_task_opts;
 
 /* Problems found in a definition, each a JSON path and a reason. */

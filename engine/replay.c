@@ -101,7 +101,8 @@ static int apply_task(replay *r, const st_jchange *c, errbuf *err) {
   if (r->task_made || r->rd.index != 1)
     return bad(r, c->off, RATTAN_ECORRUPT, "the task is created twice");
   if (strcmp(a->id, b->id) || strcmp(a->name, b->name) ||
-      strcmp(a->root, b->root) || a->created != b->created)
+      strcmp(a->root, b->root) || strcmp(a->project, b->project) ||
+      a->created != b->created)
     return bad(r, c->off, RATTAN_ECORRUPT,
                "the task created is not the header's");
   r->task_made = 1;

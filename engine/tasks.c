@@ -6,20 +6,20 @@
 #include "defparse.h"
 #include "engine_int.h"
 
-/* Task ids travel in URLs and file names: keep them plain. */
-static int check_task_id(const char *id, errbuf *err) {
+/* Task and project ids travel in URLs and file names: keep them plain. */
+static int check_task_id(const char *what, const char *id, errbuf *err) {
   size_t n = strlen(id);
   if (n == 0 || n > ST_ID_MAX)
-    return err_set(err, RATTAN_EINVAL, "task id \"%.64s\": %s", id,
+    return err_set(err, RATTAN_EINVAL, "%s id \"%.64s\": %s", what, id,
                    n ? "longer than 64 bytes" : "empty");
   for (size_t i = 0; i < n; i++) {
     char c = id[i];
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
       return err_set(err, RATTAN_EINVAL,
-                     "task id \"%s\": only letters, digits, '-', '_' and '.' "
+                     "%s id \"%s\": only letters, digits, '-', '_' and '.' "
                      "are allowed",
-                     id);
+                     what, id);
   }
   return 0;
 }
@@ -57,6 +57,8 @@ static int create_run(eng_txn *t, void *ctx, errbuf *err) {
            c->name && *c->name ? c->name : c->rec.id);
   snprintf(c->rec.root, sizeof c->rec.root, "%s",
            c->def->pool + c->def->pipes[0].id);
+  snprintf(c->rec.project, sizeof c->rec.project, "%s",
+           c->o->project ? c->o->project : "");
   c->rec.created = eng_txn_now(t);
   int rc = eng_journal(t, c->rec.id, c->def, "create", err);
   if (rc || (rc = st_task_put(st, &c->rec, err))) return rc;
@@ -67,7 +69,10 @@ int eng_task_create(eng *e, const char *json, size_t len,
                     const eng_task_opts *o, eng_problems *problems,
                     char id[ST_ID_MAX + 1], errbuf *err) {
   int rc;
-  if (o->id && (rc = check_task_id(o->id, err))) return rc;
+  if (o->id && (rc = check_task_id("task", o->id, err))) return rc;
+  if (o->project && *o->project &&
+      (rc = check_task_id("project", o->project, err)))
+    return rc;
   if (o->name && strlen(o->name) > ST_NAME_MAX)
     return err_set(err, RATTAN_EINVAL, "task name: %zu bytes, the limit is %d",
                    strlen(o->name), ST_NAME_MAX);

@@ -249,6 +249,9 @@ typedef struct rattan_task_options {
                                    only one not another's subprocess) */
   rattan_problem_fn on_problem; /* NULL, or called for each problem */
   void *ctx;
+  const char *project; /* NULL or "": none; else the id (as a task id's
+                          characters) of the project the task belongs to,
+                          SOPS's bk_biz_id; journaled and replayed */
 } rattan_task_options;
 
 /* Creates a task from a definition, in state CREATED (not started): the
@@ -259,6 +262,11 @@ typedef struct rattan_task_options {
 RATTAN_EXTERN int rattan_task_create(rattan_engine *e, const char *json,
                                      size_t len, const rattan_task_options *o,
                                      char id[RATTAN_ID_MAX + 1]);
+
+/* The project the task belongs to (rattan_task_options.project) into
+ * out, "" for none. RATTAN_ENOTFOUND for an unknown task. */
+RATTAN_EXTERN int rattan_task_project(rattan_engine *e, const char *task,
+                                      char out[RATTAN_ID_MAX + 1]);
 
 /* The task's definition as a bamboo pipeline_tree in compact JSON,
  * whatever form it was created from. *json is NUL-terminated, *len its
@@ -466,6 +474,42 @@ RATTAN_EXTERN int rattan_task_each(rattan_engine *e, rattan_task_fn fn,
 RATTAN_EXTERN int rattan_task_state(rattan_engine *e, const char *task,
                                     rattan_state *out);
 
+/* ---- The live tree ----------------------------------------------------------
+ * Every node of a task's definition with its current record, for views
+ * such as `rattan run --watch`. */
+
+typedef struct rattan_node_view {
+  const char *id;
+  const char *name;   /* the definition's name ("" when it has none) */
+  const char *type;   /* "ServiceActivity", "SubProcess", "ExclusiveGateway",
+                         ...; "Pipeline" for the root */
+  const char *code;   /* a ServiceActivity's component code, else NULL */
+  unsigned depth;     /* 0 for the root pipeline, 1 for its nodes, one more
+                         below each subprocess */
+  rattan_state state; /* RATTAN_STATE_CREATED: never ran */
+  unsigned loop, retry;
+  int skip, error_ignored;
+  int64_t started_us, archived_us; /* or RATTAN_NO_TIME */
+  int64_t elapsed_s;               /* as get_task_status computes it */
+  const char *ex_data; /* a FAILED node's ex_data: a string's text, other
+                          values as JSON; NULL when it has none */
+} rattan_node_view;
+
+/* Receives one node; the view and its strings are valid during the call
+ * only. A non-zero return stops the walk and is returned. fn must not
+ * call rattan on e. */
+typedef int (*rattan_node_fn)(void *ctx, const rattan_node_view *v);
+
+/* Calls fn for the task's root pipeline, then for every node of its
+ * definition: each pipeline's nodes in the order its flows reach them
+ * from the start event (the branches of a gateway one after another, a
+ * loop's way back ignored), each subprocess's nodes right after it. The
+ * records come from one read transaction. Like rattan_task_status, other
+ * threads may call it while one drives, and it does not set
+ * rattan_errmsg. RATTAN_ENOTFOUND for an unknown task. */
+RATTAN_EXTERN int rattan_task_nodes(rattan_engine *e, const char *task,
+                                    rattan_node_fn fn, void *ctx);
+
 /* ---- Task status ----------------------------------------------------------
  * get_task_status exactly as SOPS answers it, the whole API envelope
  * included, from one read transaction. */
@@ -497,6 +541,10 @@ typedef struct rattan_status_options {
    * RATTAN_NO_TIME for the engine clock's reading (a replayed task as of
    * its last event, for instance, passes that event's time). */
   int64_t now_us;
+  /* NULL, or a project id: a task that does not belong to it is answered
+   * as an unknown one (SOPS looks tasks up within the request's
+   * project). Borrowed for the call. */
+  const char *project;
 } rattan_status_options;
 
 /* Defaults: sops-v2, JSON, the whole task, no ex_data, +08:00 (SOPS's
@@ -545,6 +593,61 @@ RATTAN_EXTERN int rattan_node_detail(rattan_engine *e, const char *task,
 RATTAN_EXTERN int rattan_task_detail(rattan_engine *e, const char *task,
                                      const rattan_status_options *o, char **out,
                                      size_t *len);
+
+/* ---- The SOPS gateway -------------------------------------------------------
+ * The HTTP API of SOPS's gateway as one call, so any HTTP server can
+ * serve it (`rattan serve` does, with libmicrohttpd). Routes, with
+ * {task} a task id and {biz} its project (rattan_task_options.project):
+ *   GET  get_task_status/{task}/{biz}/      subprocess_id, with_ex_data
+ *   POST get_tasks_status/{biz}/            task_id_list,
+ *                                           include_children_status
+ *   GET  get_task_node_detail/{task}/{biz}/ node_id, loop
+ *   GET  get_task_detail/{task}/{biz}/
+ *   POST create_task/{biz}/                 name, pipeline_tree (also
+ *                                           fast_create_task/{biz}/)
+ *   POST start_task/{task}/{biz}/
+ *   POST operate_task/{task}/{biz}/         action
+ *   POST operate_node/{biz}/{task}/         node_id, action, data, inputs,
+ *                                           flow_id
+ *   POST node_callback/{task}/{biz}/        node_id, callback_data, version
+ * Every answer is SOPS's JSON envelope, its messages and codes included
+ * (README, "HTTP API"). Credentials are the server's business: this call
+ * trusts its caller. It never drives: after a write route the host
+ * drives the task. */
+
+typedef struct rattan_request {
+  size_t struct_size;        /* set by rattan_request_init */
+  const char *method;        /* "GET" or "POST" */
+  const char *path;          /* "get_task_status/12/2/" (a leading '/'
+                                and the trailing one are optional) */
+  const char *const *params; /* query parameters, decoded: n_params pairs
+                                of name, value */
+  size_t n_params;
+  const char *body; /* POST: the JSON body (len bytes, any termination) */
+  size_t body_len;
+  const char *trace_id; /* the answers' trace_id; NULL: a random one */
+  const char *username; /* the operator (forced_fail's message) */
+  const char *base_url; /* task_url's prefix ("http://host:port/") */
+  int tz_offset_min;    /* times' zone, minutes east of UTC */
+} rattan_request;
+
+/* Defaults: GET, no parameters or body, a random trace id, +08:00. */
+RATTAN_EXTERN void rattan_request_init(rattan_request *r);
+
+/* Answers rq: the envelope in *out (length *len, NUL-terminated), which
+ * the caller frees with rattan_free, and the HTTP status in *http_status
+ * (200 for every SOPS answer, errors included; 404 for an unknown route,
+ * 405 for a wrong method). Returns RATTAN_OK when the envelope's result is
+ * true, else the error behind it (the envelope says it); only
+ * RATTAN_ENOMEM and missing arguments leave *out NULL. Thread rule: calls
+ * for which rattan_gateway_reads() is true may run on other threads while
+ * one thread drives or makes other calls, like rattan_task_status; every
+ * other call must be serialized with all other calls on e. */
+RATTAN_EXTERN int rattan_gateway(rattan_engine *e, const rattan_request *rq,
+                                 char **out, size_t *len, int *http_status);
+
+/* Non-zero when the route of path only reads (the get_ routes). */
+RATTAN_EXTERN int rattan_gateway_reads(const char *path);
 
 /* ---- Export and replay -----------------------------------------------------
  * Every change of a task is journaled with the change itself (one entry

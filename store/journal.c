@@ -133,10 +133,14 @@ static int change_done(st_txn *t, int bad, errbuf *err) {
 
 int jr_task(st_txn *t, const st_task *r, errbuf *err) {
   buf *b = &st_jframe(t)->changes;
-  int bad = cbw_map(b, 5) || text(b, "type") || text(b, "task") ||
-            text(b, "id") || text(b, r->id) || text(b, "name") ||
-            text(b, r->name) || text(b, "root") || text(b, r->root) ||
-            text(b, "created") || time_or_null(b, r->created);
+  /* "project" only when there is one: entries of tasks without one
+   * keep the bytes they had before projects existed. */
+  int bad = cbw_map(b, *r->project ? 6 : 5) || text(b, "type") ||
+            text(b, "task") || text(b, "id") || text(b, r->id) ||
+            text(b, "name") || text(b, r->name) || text(b, "root") ||
+            text(b, r->root) || text(b, "created") ||
+            time_or_null(b, r->created) ||
+            (*r->project && (text(b, "project") || text(b, r->project)));
   return change_done(t, bad, err);
 }
 

@@ -34,12 +34,15 @@ static int text(buf *b, const char *s) {
 int st_journal_header(buf *out, const st_jheader *h) {
   size_t at = out->len;
   int bad =
-      cbw_map(out, 11) || text(out, "format") || text(out, ST_JOURNAL_FORMAT) ||
-      text(out, "version") || cbw_uint(out, h->version) ||
-      text(out, "engine") || cbw_text(out, h->engine.ptr, h->engine.len) ||
-      text(out, "task") || text(out, h->task.id) || text(out, "name") ||
-      text(out, h->task.name) || text(out, "root") || text(out, h->task.root) ||
-      text(out, "created") || cbw_int(out, h->task.created) ||
+      cbw_map(out, *h->task.project ? 12 : 11) || text(out, "format") ||
+      text(out, ST_JOURNAL_FORMAT) || text(out, "version") ||
+      cbw_uint(out, h->version) || text(out, "engine") ||
+      cbw_text(out, h->engine.ptr, h->engine.len) || text(out, "task") ||
+      text(out, h->task.id) || text(out, "name") || text(out, h->task.name) ||
+      text(out, "root") || text(out, h->task.root) || text(out, "created") ||
+      cbw_int(out, h->task.created) ||
+      (*h->task.project &&
+       (text(out, "project") || text(out, h->task.project))) ||
       text(out, "clock") || cbw_int(out, h->clock) || text(out, "events") ||
       cbw_uint(out, h->events) || text(out, "definition") ||
       cbw_text(out, h->definition.ptr, h->definition.len);
@@ -448,7 +451,8 @@ int st_jr_header(st_jreader *r, st_jheader *h) {
   if (rc) return rc;
   st_slice fmt;
   size_t at;
-  if ((rc = map_of(r, 11, 11, "header", NULL)) ||
+  uint64_t keys;
+  if ((rc = map_of(r, 11, 12, "header", &keys)) ||
       (rc = text_field(r, "format", &fmt)))
     return rc;
   if (fmt.len != strlen(ST_JOURNAL_FORMAT) ||
@@ -469,7 +473,9 @@ int st_jr_header(st_jreader *r, st_jheader *h) {
     return rc;
   h->root_at = r->off;
   if ((rc = id_field(r, "root", h->task.root, ST_ID_MAX, 0)) ||
-      (rc = time_field(r, "created", &h->task.created)))
+      (rc = time_field(r, "created", &h->task.created)) ||
+      (keys == 12 &&
+       (rc = id_field(r, "project", h->task.project, ST_ID_MAX, 0))))
     return rc;
   at = r->off;
   if ((rc = time_field(r, "clock", &h->clock))) return rc;
@@ -666,13 +672,14 @@ int st_jr_change(st_jreader *r, st_jchange *c) {
   if ((rc = map_of(r, 3, 7, "change", &n)) || (rc = key(r, "type"))) return rc;
   size_t at = r->off;
   if ((rc = want(r, &t, T_TEXT, "type"))) return rc;
-  if (is_text(&t, "task") && n == 5) {
+  if (is_text(&t, "task") && (n == 5 || n == 6)) {
     c->type = ST_JC_TASK;
     if ((rc = id_field(r, "id", c->task.id, ST_ID_MAX, 0)) ||
         (rc = id_field(r, "name", c->task.name, ST_NAME_MAX, 0)) ||
         (rc = id_field(r, "root", c->task.root, ST_ID_MAX, 0)))
       return rc;
-    return time_field(r, "created", &c->task.created);
+    if ((rc = time_field(r, "created", &c->task.created))) return rc;
+    return n == 6 ? id_field(r, "project", c->task.project, ST_ID_MAX, 0) : 0;
   }
   if (is_text(&t, "state") && (n == 6 || n == 7)) {
     c->type = ST_JC_STATE;

@@ -217,6 +217,7 @@ typedef struct st_task {
   char name[ST_NAME_MAX + 1];
   char root[ST_ID_MAX + 1]; /* the root pipeline's id */
   int64_t created;
+  char project[ST_ID_MAX + 1]; /* "" for none */
 } st_task;
 
 /* RATTAN_ENOTFOUND if there is no such task. */

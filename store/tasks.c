@@ -1,9 +1,10 @@
 /*
  * Task records and their compiled definitions.
  *
- * A task record is [1, id, name, root pipeline id, created]; later
- * versions append fields. The definition is stored under the task id in
- * the definitions database, encoded by def.c.
+ * A task record is [1, id, name, root pipeline id, created, project];
+ * records written before the project was added end at created (project
+ * ""), and later versions append fields. The definition is stored under the
+ * task id in the definitions database, encoded by def.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 #include "store_int.h"
 
 #define TASK_REC_VERSION 1
-#define TASK_REC_FIELDS  5
+#define TASK_REC_FIELDS  5 /* at least */
 
 static int task_key(skey *k, const char *id, errbuf *err) {
   int rc = key_ids(k, id, NULL, err);
@@ -36,7 +37,10 @@ static int decode_task(st_slice v, st_task *r, errbuf *err) {
       mp_read_cstr(&rd, r->name, ST_NAME_MAX) ||
       mp_read_cstr(&rd, r->root, ST_ID_MAX) || mp_read_time(&rd, &r->created))
     return RATTAN_ECORRUPT;
-  for (uint32_t i = TASK_REC_FIELDS; i < n; i++)
+  r->project[0] = '\0';
+  if (n > TASK_REC_FIELDS && mp_read_cstr(&rd, r->project, ST_ID_MAX))
+    return RATTAN_ECORRUPT;
+  for (uint32_t i = TASK_REC_FIELDS + 1; i < n; i++)
     if (mp_skip(&rd, 16)) return RATTAN_ECORRUPT;
   return mp_read_end(&rd);
 }
@@ -66,10 +70,10 @@ int st_task_put(st_txn *t, const st_task *r, errbuf *err) {
   size_t at = b->len;
   msgpack_packer pk;
   mp_packer_init(&pk, b);
-  if (msgpack_pack_array(&pk, TASK_REC_FIELDS) ||
+  if (msgpack_pack_array(&pk, TASK_REC_FIELDS + 1) ||
       msgpack_pack_uint8(&pk, TASK_REC_VERSION) || mp_pack_cstr(&pk, r->id) ||
       mp_pack_cstr(&pk, r->name) || mp_pack_cstr(&pk, r->root) ||
-      mp_pack_time(&pk, r->created)) {
+      mp_pack_time(&pk, r->created) || mp_pack_cstr(&pk, r->project)) {
     b->len = at;
     return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", r->id);
   }

@@ -1372,3 +1372,79 @@ void test_replay_fixtures(void) {
     rattan_close(b);
   }
 }
+
+/* A task's project is journaled (header and task change) and replayed;
+ * tasks without one keep the entries they had before projects existed. */
+void test_replay_project(void) {
+  rattan_engine *e = xu_open("live", 0);
+  char *json = tb_json(TB_CHAIN("echo"));
+  char id[RATTAN_ID_MAX + 1];
+  rattan_task_options to = {.id = "t1", .project = "biz-7"};
+  ASSERT_OK(rattan_task_create(e, json, strlen(json), &to, id),
+            rattan_errmsg(e));
+  to = (rattan_task_options){.id = "t2"};
+  ASSERT_OK(rattan_task_create(e, json, strlen(json), &to, id),
+            rattan_errmsg(e));
+  to = (rattan_task_options){.id = "t3", .project = "no/slash"};
+  ASSERT_EQ(rattan_task_create(e, json, strlen(json), &to, id), RATTAN_EINVAL);
+  ASSERT_CONTAINS(rattan_errmsg(e), "project id \"no/slash\"");
+  free(json);
+  ASSERT_OK(rattan_task_start(e, "t1"), rattan_errmsg(e));
+  rattan_drive_result r;
+  ASSERT_OK(rattan_drive(e, NULL, 0, &r), rattan_errmsg(e));
+  char project[RATTAN_ID_MAX + 1];
+  ASSERT_OK(rattan_task_project(e, "t1", project), rattan_errmsg(e));
+  ASSERT_STR(project, "biz-7");
+  ASSERT_OK(rattan_task_project(e, "t2", project), rattan_errmsg(e));
+  ASSERT_STR(project, "");
+  ASSERT_EQ(rattan_task_project(e, "t3", project), RATTAN_ENOTFOUND);
+
+  xport p1 = x_parse(export_of(e, "t1")), p2 = x_parse(export_of(e, "t2"));
+  const buf *x1 = &p1.b, *x2 = &p2.b;
+  ASSERT_STR(x_text(&p1, 0, "project"), "biz-7");
+  ASSERT_STR(x_text(&p1, 1, "changes.0.project"), "biz-7");
+  ASSERT(!memmem(x2->data, x2->len, "project", 7));
+
+  /* Status answers within a project see its tasks only. */
+  rattan_status_options so;
+  rattan_status_options_init(&so);
+  so.trace_id = "t";
+  so.project = "biz-8";
+  char *out;
+  size_t len;
+  ASSERT_EQ(rattan_task_status(e, "t1", &so, &out, &len), RATTAN_ENOTFOUND);
+  ASSERT_CONTAINS(out, "TaskFlowInstance(id=t1) does not exist");
+  rattan_free(out);
+  so.project = "biz-7";
+  ASSERT_OK(rattan_task_status(e, "t1", &so, &out, &len), "status");
+  ASSERT_CONTAINS(out, "\"state\": \"FINISHED\"");
+  rattan_free(out);
+
+  rattan_engine *r2 = open_plain("replayed");
+  replay_ok(r2, x1, NULL);
+  replay_ok(r2, x2, NULL);
+  ASSERT_OK(rattan_task_project(r2, "t1", project), rattan_errmsg(r2));
+  ASSERT_STR(project, "biz-7");
+  buf y1 = export_of(r2, "t1"), y2 = export_of(r2, "t2");
+  ASSERT(buf_eq(x1, &y1));
+  ASSERT(buf_eq(x2, &y2));
+  buf d1 = dump(e, "t1"), d2 = dump(r2, "t1");
+  ASSERT(buf_eq(&d1, &d2));
+
+  /* A header whose project differs from the task change's is refused. */
+  buf bad = x_set_text(&p1, 0, "project", "biz-9");
+  rattan_engine *r3 = open_plain("refused");
+  ASSERT_CONTAINS(refused(r3, bad.data, bad.len, NULL, RATTAN_ECORRUPT),
+                  "the task created is not the header's");
+  rattan_close(r3);
+
+  buf_free(&bad);
+  buf_free(&d1);
+  buf_free(&d2);
+  buf_free(&y1);
+  buf_free(&y2);
+  x_free(&p1);
+  x_free(&p2);
+  rattan_close(r2);
+  rattan_close(e);
+}
