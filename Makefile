@@ -9,6 +9,8 @@
 #   make check-install   install into a temporary prefix and build a program
 #                        against it with pkg-config
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make demo            the main job: examples/release.json, live, then its
+#                        status
 #   make deps            install missing Debian packages
 
 CC      ?= cc
@@ -55,7 +57,7 @@ SHARED = $(BUILD)/librattan.so.$(VERSION)
 # names only.
 INTERNAL = $(BUILD)/librattan-internal.a
 
-.PHONY: all test bench check-layers format format-check install check-install \
+.PHONY: all test demo bench check-layers format format-check install check-install \
         fuzz deps clean
 
 all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan $(EXAMPLE_BIN)
@@ -101,6 +103,15 @@ test: deps
 
 $(BUILD)/bench-%: $(BUILD)/bench/%.o $(BUILD)/tests/shapes.o $(INTERNAL)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# The main job: the release example driven live, then its status.
+DEMO_DB    ?= /tmp/rattan-demo
+DEMO_CLOCK  = --clock virtual:2024-01-01T10:00:00+08:00
+demo: deps
+	@$(MAKE) --no-print-directory all
+	rm -rf $(DEMO_DB)
+	$(BUILD)/rattan --db $(DEMO_DB) $(DEMO_CLOCK) --seed 1 run examples/release.json --id 1 --watch
+	$(BUILD)/rattan --db $(DEMO_DB) $(DEMO_CLOCK) status 1 --pretty
 
 # Benchmarks (never part of make test): each prints its table.
 bench: deps

@@ -365,13 +365,15 @@ int rattan_node_detail(rattan_engine *re, const char *task, const char *node,
   emitter m;
   em_init(&m, (em_format)o.format, o.pretty, &b);
   eng_status st;
-  int rc = load(re, task, node, &m, &o, &st);
+  /* A string that cannot be a node id names no node of the task. */
+  int is_id = *node && strlen(node) <= RATTAN_ID_MAX;
+  int rc = load(re, task, is_id ? node : NULL, &m, &o, &st);
   if (rc) {
     eng_status_free(&st);
     return st_finish(&m, &b, out, len, rc);
   }
-  uint32_t dn = def_find(&st.def, st.by_id, node);
-  uint32_t top = find_record(&st, node);
+  uint32_t dn = is_id ? def_find(&st.def, st.by_id, node) : ST_NONE;
+  uint32_t top = is_id ? find_record(&st, node) : NO_NODE;
   if (dn == ST_NONE && top == NO_NODE) {
     no_node(&m, &o, task, node);
     eng_status_free(&st);

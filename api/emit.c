@@ -32,10 +32,11 @@ static void before_item(emitter *m) {
     return;
   }
   if (m->depth == 0) return;
-  uint32_t *c = &m->count[m->depth - 1];
-  if (*c) raw(m, m->pretty ? "," : ", ", m->pretty ? 1 : 2);
+  int d = m->depth - 1;
+  if (m->written[d / 8] & (1u << d % 8))
+    raw(m, m->pretty ? "," : ", ", m->pretty ? 1 : 2);
   if (m->pretty) newline(m);
-  (*c)++;
+  m->written[d / 8] |= (uint8_t)(1u << d % 8);
 }
 
 static void open_level(emitter *m, size_t n, int list) {
@@ -53,7 +54,8 @@ static void open_level(emitter *m, size_t n, int list) {
     m->oom = 1;
     return;
   }
-  m->count[m->depth++] = 0;
+  m->written[m->depth / 8] &= (uint8_t) ~(1u << m->depth % 8);
+  m->depth++;
 }
 
 void em_map(emitter *m, size_t n) {
@@ -66,7 +68,8 @@ void em_list(emitter *m, size_t n) {
 
 void em_end(emitter *m, int list) {
   if (m->oom || m->depth == 0) return;
-  int items = m->count[--m->depth] != 0;
+  m->depth--;
+  int items = (m->written[m->depth / 8] >> m->depth % 8) & 1;
   if (m->fmt != EM_JSON) return;
   if (m->pretty && items) newline(m);
   raw(m, list ? "]" : "}", 1);

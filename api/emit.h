@@ -19,7 +19,9 @@
 
 typedef enum em_format { EM_JSON, EM_MSGPACK, EM_CBOR } em_format;
 
-#define EM_DEPTH_MAX 64
+/* Deeper than anything jansson parses (JSON_PARSER_MAX_DEPTH, 2048) plus
+ * the envelope's own levels, so every stored value can be written. */
+#define EM_DEPTH_MAX 2112
 
 typedef struct emitter {
   em_format fmt;
@@ -27,8 +29,9 @@ typedef struct emitter {
   buf *out;
   int oom;
   int depth;
-  uint32_t count[EM_DEPTH_MAX]; /* items written at each open level */
-  int after_key;                /* JSON: a map's value comes next */
+  uint8_t written[EM_DEPTH_MAX / 8]; /* bit per open level: an item
+                                        was written in it */
+  int after_key;                     /* JSON: a map's value comes next */
   msgpack_packer pk;
 } emitter;
 

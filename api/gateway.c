@@ -99,11 +99,13 @@ static int unknown_task(gw *g) {
  * ----------------------------------------------------------------
  */
 
+/* The last value given, as Django's QueryDict.get takes it. */
 static const char *param(const gw *g, const char *name) {
+  const char *v = NULL;
   for (size_t i = 0; i < g->rq->n_params; i++)
     if (g->rq->params[2 * i] && !strcmp(g->rq->params[2 * i], name))
-      return g->rq->params[2 * i + 1];
-  return NULL;
+      v = g->rq->params[2 * i + 1];
+  return v;
 }
 
 /* A string field of the body, or NULL. */
@@ -144,12 +146,13 @@ static int truthy(const char *s) {
   return s && *s;
 }
 
-/* DRF's BooleanField. */
+/* DRF's BooleanField (its TRUE_VALUES); anything else is false. */
 static int drf_bool(const json_t *v) {
-  static const char *const yes[] = {"true", "True", "TRUE", "1",
-                                    "yes",  "Yes",  "on",   "On"};
+  static const char *const yes[] = {"t",   "T",   "y",    "Y",    "yes",
+                                    "Yes", "YES", "true", "True", "TRUE",
+                                    "on",  "On",  "ON",   "1"};
   if (json_is_true(v)) return 1;
-  if (json_is_integer(v)) return json_integer_value(v) == 1;
+  if (json_is_number(v)) return json_number_value(v) == 1;
   const char *s = json_string_value(v);
   for (size_t i = 0; s && i < sizeof yes / sizeof *yes; i++)
     if (!strcmp(s, yes[i])) return 1;
@@ -165,7 +168,7 @@ static int drf_bool(const json_t *v) {
 typedef struct task_look {
   int found;
   int state;    /* the root's record state, RATTAN_STATE_CREATED if none */
-  int has_node; /* node is the root, or a node of the definition */
+  int has_node; /* node is a node of the definition */
 } task_look;
 
 static int look(gw *g, const char *node, task_look *t) {
@@ -177,8 +180,8 @@ static int look(gw *g, const char *node, task_look *t) {
   if (rc == 0) {
     t->found = 1;
     t->state = st.n ? st.nodes[st.root].s.state : RATTAN_STATE_CREATED;
-    t->has_node = node && (!strcmp(node, st.task.root) ||
-                           def_find(&st.def, st.by_id, node) != ST_NONE);
+    /* The root pipeline is not one of the task's nodes to SOPS. */
+    t->has_node = node && def_find(&st.def, st.by_id, node) != ST_NONE;
   } else if (rc == RATTAN_ENOTFOUND) {
     rc = 0;
   } else {
@@ -224,8 +227,9 @@ static int get_tasks_status(gw *g) {
   if (g->body_bad)
     return view_answer(g, 0, CODE_PARAM_INVALID,
                        "request body is not a valid json", RATTAN_EINVAL);
+  /* params.get("task_id_list", []) */
   json_t *list = json_object_get(g->body, "task_id_list");
-  if (!json_is_array(list))
+  if (list && !json_is_array(list))
     return view_answer(g, 0, CODE_PARAM_INVALID, "task_id_list must be a list",
                        RATTAN_EINVAL);
   /* One more than the limit is enough for the refusal. */
@@ -582,10 +586,11 @@ static const route routes[] = {
     {"node_callback", 1, IDS_TASK_BIZ, node_callback},
 };
 
-/* The path's segments: at most 8, the route's name among them. */
+/* The path's segments: at most 16, the route's name among them. */
+#define SEGS_MAX 16
 typedef struct segs {
-  const char *s[8];
-  size_t n[8];
+  const char *s[SEGS_MAX];
+  size_t n[SEGS_MAX];
   int count;
 } segs;
 
@@ -597,7 +602,7 @@ static int split(const char *path, segs *sg) {
     if (!*p) break;
     const char *e = strchr(p, '/');
     size_t n = e ? (size_t)(e - p) : strlen(p);
-    if (sg->count == 8) return -1;
+    if (sg->count == SEGS_MAX) return -1;
     sg->s[sg->count] = p;
     sg->n[sg->count++] = n;
     p += n;

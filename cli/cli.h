@@ -32,11 +32,15 @@ rattan_engine *cli_open(const cli *c);
 /* True if argv[i] is "--help" or "-h". */
 int is_help(const char *arg);
 
-/* Creates a task from the definition in file; prints problems and errors
- * to stderr and returns -1 on failure. */
+/* The options of the commands that create a task (create, run), in the
+ * order cli_create takes their values (NULL when not given). */
+#define CLI_CREATE_OPTS 4
+extern const char *const cli_create_names[CLI_CREATE_OPTS];
+/* Creates a task from the definition in file with the values of the
+ * options above; prints problems and errors to stderr and returns -1 on
+ * failure. */
 int cli_create(rattan_engine *e, const char *cmd, const char *file,
-               const char *id, const char *name, const char *template_id,
-               char out[RATTAN_ID_MAX + 1]);
+               const char *const *vals, char out[RATTAN_ID_MAX + 1]);
 
 /* The status options every status-printing command takes: the flags
  * (--with-ex-data, --pretty), taken out of argv, then the values named
@@ -53,6 +57,20 @@ int cli_print_status(rattan_engine *e, const char *cmd, const char *task,
                      const rattan_status_options *o);
 /* ISO 8601 with a zone to microseconds since the epoch; -1 if not. */
 int cli_parse_time(const char *s, int64_t *out);
+
+/* Called by cli_drive after each rattan_drive call (waiting 0) and, while
+ * it sleeps until a due time with a real clock, about every 100 ms
+ * (waiting 1). A non-zero return stops driving and is returned. */
+typedef int (*cli_tick_fn)(void *ctx, rattan_engine *e, int waiting);
+/* Drives the task until nothing can move without an operator; with a
+ * real clock it also waits for due polls, so timers run out. budget is
+ * the steps per rattan_drive call (0: no limit); tick may be NULL.
+ * Returns 0 or the rattan error that stopped it. */
+int cli_drive(const cli *c, rattan_engine *e, const char *task, unsigned budget,
+              cli_tick_fn tick, void *ctx);
+/* run --watch: drives the started task like cli_drive while showing its
+ * nodes on stdout (cli/watch.c); the final tree is always shown. */
+int cli_watch(const cli *c, rattan_engine *e, const char *task);
 
 int cmd_validate(const cli *c, int argc, char **argv);
 int cmd_create(const cli *c, int argc, char **argv);

@@ -15,11 +15,13 @@ static const char validate_usage[] =
 
 static const char create_usage[] =
     "usage: rattan create TREE.json [--id ID] [--name NAME] [--template ID]\n"
+    "                     [--project P]\n"
     "  creates a task (state CREATED) from a pipeline definition and prints\n"
     "  its id\n"
     "  --id ID         the task id (default: the next free number)\n"
     "  --name NAME     the task name (default: the pipeline's name)\n"
     "  --template ID   the template to use from an export holding several\n"
+    "  --project P     the project (SOPS's bk_biz_id) the task belongs to\n"
     "exit codes: 0 created; 1 refused or invalid; 2 usage\n";
 
 static void print_problem(void *ctx, const char *path, const char *reason) {
@@ -56,15 +58,18 @@ int cmd_validate(const cli *c, int argc, char **argv) {
   return EXIT_REFUSED;
 }
 
+const char *const cli_create_names[CLI_CREATE_OPTS] = {"id", "name", "template",
+                                                       "project"};
+
 int cli_create(rattan_engine *e, const char *cmd, const char *file,
-               const char *id, const char *name, const char *template_id,
-               char out[RATTAN_ID_MAX + 1]) {
+               const char *const *vals, char out[RATTAN_ID_MAX + 1]) {
   char *text;
   size_t len;
   if (read_file(file, &text, &len)) return -1;
-  rattan_task_options o = {.id = id,
-                           .name = name,
-                           .template_id = template_id,
+  rattan_task_options o = {.id = vals[0],
+                           .name = vals[1],
+                           .template_id = vals[2],
+                           .project = vals[3],
                            .on_problem = print_problem,
                            .ctx = stderr};
   int rc = rattan_task_create(e, text, len, &o, out);
@@ -75,14 +80,14 @@ int cli_create(rattan_engine *e, const char *cmd, const char *file,
 }
 
 int cmd_create(const cli *c, int argc, char **argv) {
-  static const char *const names[] = {"id", "name", "template"};
-  const char *vals[3] = {NULL, NULL, NULL};
-  const char *file = file_arg(argc, argv, create_usage, names, vals, 3);
+  const char *vals[CLI_CREATE_OPTS] = {NULL};
+  const char *file = file_arg(argc, argv, create_usage, cli_create_names, vals,
+                              CLI_CREATE_OPTS);
   if (!file) return EXIT_USAGE;
   rattan_engine *e = cli_open(c);
   if (!e) return EXIT_REFUSED;
   char id[RATTAN_ID_MAX + 1];
-  int rc = cli_create(e, "create", file, vals[0], vals[1], vals[2], id);
+  int rc = cli_create(e, "create", file, vals, id);
   if (rc == 0) puts(id);
   rattan_close(e);
   return rc ? EXIT_REFUSED : EXIT_DONE;

@@ -14,9 +14,15 @@ static const char start_usage[] =
 
 static const char run_usage[] =
     "usage: rattan run TREE.json [--id ID] [--name NAME] [--template ID]\n"
+    "                  [--project P] [--watch]\n"
     "  creates and starts a task, then drives it until nothing can move\n"
     "  without an operator (with a real clock: until its timers are done);\n"
     "  prints the task id\n"
+    "  --watch  shows the task's nodes while it runs: on a terminal a tree\n"
+    "           redrawn in place (colours unless NO_COLOR is set), else one\n"
+    "           line per node change (time in the --tz zone, node id and\n"
+    "           name, old -> new state, a failure's ex_data), then the\n"
+    "           final tree; the task id comes last either way\n"
     "exit codes: 0 done; 1 refused or invalid; 2 usage\n";
 
 static const char drive_usage[] =
@@ -44,24 +50,47 @@ static int refused(rattan_engine *e, const char *cmd, int rc) {
   return EXIT_REFUSED;
 }
 
-/* Drives the task until nothing can move; with a real clock it also waits
- * for due polls, so timers run out. */
-static int drive(const cli *c, rattan_engine *e, const char *task) {
+/* Sleeps us microseconds (restarting after signals). */
+static void sleep_us(int64_t us) {
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) && errno == EINTR) {
+  }
+}
+
+/* How long a watched wait sleeps before the view is refreshed. */
+#define TICK_US 100000
+
+int cli_drive(const cli *c, rattan_engine *e, const char *task, unsigned budget,
+              cli_tick_fn tick, void *ctx) {
   for (;;) {
     rattan_drive_result r;
-    int rc = rattan_drive(e, task, 0, &r);
+    int rc = rattan_drive(e, task, budget, &r);
+    if (!rc && tick) rc = tick(ctx, e, 0);
     if (rc) return rc;
+    if (r.more) continue;
     if (r.next_due_us == RATTAN_NO_TIME ||
         c->opts.clock.kind != RATTAN_CLOCK_REAL)
       return 0;
-    int64_t wait = r.next_due_us - rattan_now(e);
-    if (wait > 0) {
-      struct timespec ts = {(time_t)(wait / 1000000),
-                            (long)(wait % 1000000) * 1000};
-      while (nanosleep(&ts, &ts) && errno == EINTR) {
+    for (int64_t wait; (wait = r.next_due_us - rattan_now(e)) > 0;) {
+      if (!tick) {
+        sleep_us(wait);
+        break;
       }
+      sleep_us(wait < TICK_US ? wait : TICK_US);
+      if ((rc = tick(ctx, e, 1))) return rc;
     }
   }
+}
+
+/* Flags without values, taken out of argv before cli_args. */
+static int take_flag(int *argc, char **argv, const char *flag) {
+  for (int i = 1; i < *argc; i++)
+    if (!strcmp(argv[i], flag)) {
+      memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv);
+      (*argc)--;
+      return 1;
+    }
+  return 0;
 }
 
 /* Opens the engine, runs fn on the task, closes. */
@@ -92,17 +121,19 @@ int cmd_start(const cli *c, int argc, char **argv) {
 }
 
 int cmd_run(const cli *c, int argc, char **argv) {
-  static const char *const names[] = {"id", "name", "template"};
-  const char *vals[3] = {NULL, NULL, NULL}, *file;
-  if (cli_args(argc, argv, run_usage, names, vals, 3, &file, 1, "TREE.json"))
+  const char *vals[CLI_CREATE_OPTS] = {NULL}, *file;
+  int watch = take_flag(&argc, argv, "--watch");
+  if (cli_args(argc, argv, run_usage, cli_create_names, vals, CLI_CREATE_OPTS,
+               &file, 1, "TREE.json"))
     return EXIT_USAGE;
   rattan_engine *e = cli_open(c);
   if (!e) return EXIT_REFUSED;
   char id[RATTAN_ID_MAX + 1];
   int code = EXIT_REFUSED;
-  if (cli_create(e, "run", file, vals[0], vals[1], vals[2], id) == 0) {
+  if (cli_create(e, "run", file, vals, id) == 0) {
     int rc = rattan_task_start(e, id);
-    if (!rc) rc = drive(c, e, id);
+    if (!rc)
+      rc = watch ? cli_watch(c, e, id) : cli_drive(c, e, id, 0, NULL, NULL);
     /* The id is printed even when driving failed: the task exists. */
     puts(id);
     code = rc ? refused(e, "run", rc) : EXIT_DONE;
@@ -115,7 +146,7 @@ static int do_drive(const cli *c, rattan_engine *e, const char *task,
                     void *ctx) {
   (void)ctx;
   rattan_state st;
-  int rc = drive(c, e, task);
+  int rc = cli_drive(c, e, task, 0, NULL, NULL);
   if (!rc) rc = rattan_task_state(e, task, &st);
   if (!rc) puts(rattan_state_name(st));
   return rc;
@@ -231,17 +262,6 @@ static const char detail_usage[] =
 static const char tasks_usage[] =
     "usage: rattan tasks\n"
     "  one line per task: id, state, name (tab separated)\n";
-
-/* Flags without values, taken out of argv before cli_args. */
-static int take_flag(int *argc, char **argv, const char *flag) {
-  for (int i = 1; i < *argc; i++)
-    if (!strcmp(argv[i], flag)) {
-      memmove(argv + i, argv + i + 1, (size_t)(*argc - i) * sizeof *argv);
-      (*argc)--;
-      return 1;
-    }
-  return 0;
-}
 
 /* Prints an answer (msgpack and CBOR as bytes). */
 static int print_answer(rattan_engine *e, const char *cmd, int rc, char *text,

@@ -48,7 +48,7 @@ static const char serve_usage[] =
     "  SIGINT after the requests in progress\n"
     "exit codes: 0 stopped; 1 could not start; 2 usage\n";
 
-#define PARAMS_MAX 32
+#define PARAMS_MAX 64
 #define SECRET_MAX 128
 
 typedef struct server {
@@ -107,8 +107,11 @@ static json_t *load_credentials(const char *path, int created) {
   json_error_t err;
   json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
   if (!j) {
-    fprintf(stderr, "rattan serve: %s: %s (line %d)\n", path, err.text,
-            err.line);
+    if (err.line > 0)
+      fprintf(stderr, "rattan serve: %s: %s (line %d)\n", path, err.text,
+              err.line);
+    else /* jansson's text names the file */
+      fprintf(stderr, "rattan serve: %s\n", err.text);
     return NULL;
   }
   json_t *apps = json_object_get(j, "apps");
@@ -162,6 +165,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, int status,
       MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
   if (!r) return MHD_NO;
   MHD_add_response_header(r, "Content-Type", "application/json");
+  if (status == MHD_HTTP_UNAUTHORIZED)
+    MHD_add_response_header(r, "WWW-Authenticate", "X-Bkapi-Authorization");
   if (trace) MHD_add_response_header(r, "Sops-Trace-Id", trace);
   enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, r);
   MHD_destroy_response(r);
@@ -186,23 +191,29 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, int status, int code,
 typedef struct params {
   const char *kv[2 * PARAMS_MAX];
   size_t n;
+  int overflow; /* more than PARAMS_MAX were given */
 } params;
 
 static enum MHD_Result add_param(void *ctx, enum MHD_ValueKind kind,
                                  const char *key, const char *value) {
   (void)kind;
   params *p = ctx;
-  if (p->n == PARAMS_MAX) return MHD_NO;
+  if (p->n == PARAMS_MAX) {
+    p->overflow = 1;
+    return MHD_NO;
+  }
   p->kv[2 * p->n] = key;
   p->kv[2 * p->n + 1] = value ? value : "";
   p->n++;
   return MHD_YES;
 }
 
+/* The last value given, as the gateway (and Django) take it. */
 static const char *param(const params *p, const char *name) {
+  const char *v = NULL;
   for (size_t i = 0; i < p->n; i++)
-    if (!strcmp(p->kv[2 * i], name)) return p->kv[2 * i + 1];
-  return NULL;
+    if (!strcmp(p->kv[2 * i], name)) v = p->kv[2 * i + 1];
+  return v;
 }
 
 /* The credentials and operator of a request: parameters first, then the
@@ -256,6 +267,9 @@ static enum MHD_Result answer(server *s, struct MHD_Connection *conn,
   }
   params p = {.n = 0};
   MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_param, &p);
+  if (p.overflow)
+    return refuse(conn, MHD_HTTP_BAD_REQUEST, 3540000,
+                  "more than 64 query parameters", trace);
   who w;
   identify(conn, &p, q, &w);
   if (!authorized(s, w.code, w.secret)) {
@@ -307,7 +321,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *state = q;
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->max_body) q->too_big = 1;
+    if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+      /* Answered before the body is read: no 100 Continue, and
+       * libmicrohttpd closes the connection after the answer. */
+      q->too_big = 1;
+      return answer(s, conn, url, method, q);
+    }
     return MHD_YES;
   }
   if (*data_size) {
@@ -395,6 +414,7 @@ static int parse_listen(const char *s, struct sockaddr_in *a) {
   memcpy(host, s, (size_t)(colon - s));
   host[colon - s] = '\0';
   char *end;
+  if (colon[1] < '0' || colon[1] > '9') return -1;
   unsigned long port = strtoul(colon + 1, &end, 10);
   if (!colon[1] || *end || port > 65535) return -1;
   memset(a, 0, sizeof *a);
@@ -408,6 +428,7 @@ static int positive(const char *s, unsigned long long max,
                     unsigned long long *out) {
   char *end;
   errno = 0;
+  if (*s < '0' || *s > '9') return -1;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || !*s || *end || *s == '-' || v == 0 || v > max) return -1;
   *out = v;
@@ -473,8 +494,8 @@ int cmd_serve(const cli *c, int argc, char **argv) {
     goto out_engine;
   }
   struct MHD_Daemon *d = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-      on_request, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, &s,
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
       MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,

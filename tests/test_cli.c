@@ -4,28 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_util.h"
 #include "test.h"
 
-/* Runs the rattan built beside this test runner with args (a shell
- * fragment); returns its exit code and its stdout + stderr in out. */
 static int run(const char *args, char *out, size_t cap) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  ASSERT(n > 0);
-  self[n] = '\0';
-  char *slash = strrchr(self, '/');
-  ASSERT(slash);
-  *slash = '\0';
-  char cmd[3 * PATH_MAX];
-  snprintf(cmd, sizeof cmd, "RATTAN_DB='%s/db' '%s/rattan' %s 2>&1", test_dir(),
-           self, args);
-  FILE *p = popen(cmd, "r");
-  ASSERT(p);
-  size_t len = fread(out, 1, cap - 1, p);
-  out[len] = '\0';
-  int status = pclose(p);
-  ASSERT(WIFEXITED(status));
-  return WEXITSTATUS(status);
+  return cu_rattan(args, out, cap);
 }
 
 void test_cli_commands(void) {
