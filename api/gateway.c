@@ -115,13 +115,7 @@ static const char *field(const gw *g, const char *name) {
 
 /* Copies an id (a task's, a project's) if it is one; else -1. */
 static int take_id(char out[RATTAN_ID_MAX + 1], const char *s, size_t n) {
-  if (n == 0 || n > RATTAN_ID_MAX) return -1;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-      return -1;
-  }
+  if (!eng_plain_id(s, n)) return -1;
   memcpy(out, s, n);
   out[n] = '\0';
   return 0;

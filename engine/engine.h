@@ -177,6 +177,10 @@ int eng_replay(eng *e, const void *p, size_t n, const eng_replay_opts *o,
 
 /* ---- Tasks -------------------------------------------------------------- */
 
+/* Whether the n bytes at s are a task or project id: 1 to 64 letters,
+ * digits, '-', '_' or '.'. */
+int eng_plain_id(const char *s, size_t n);
+
 typedef struct eng_task_opts {
   const char *id;          /* NULL: the next number of the id sequence */
   const char *name;        /* NULL: the pipeline's name, else the id */

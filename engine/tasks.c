@@ -6,21 +6,28 @@
 #include "defparse.h"
 #include "engine_int.h"
 
+int eng_plain_id(const char *s, size_t n) {
+  if (n == 0 || n > ST_ID_MAX) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
 /* Task and project ids travel in URLs and file names: keep them plain. */
 static int check_task_id(const char *what, const char *id, errbuf *err) {
   size_t n = strlen(id);
   if (n == 0 || n > ST_ID_MAX)
     return err_set(err, RATTAN_EINVAL, "%s id \"%.64s\": %s", what, id,
                    n ? "longer than 64 bytes" : "empty");
-  for (size_t i = 0; i < n; i++) {
-    char c = id[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-      return err_set(err, RATTAN_EINVAL,
-                     "%s id \"%s\": only letters, digits, '-', '_' and '.' "
-                     "are allowed",
-                     what, id);
-  }
+  if (!eng_plain_id(id, n))
+    return err_set(err, RATTAN_EINVAL,
+                   "%s id \"%s\": only letters, digits, '-', '_' and '.' "
+                   "are allowed",
+                   what, id);
   return 0;
 }
 
