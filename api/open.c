@@ -53,17 +53,23 @@ void rattan_options_init(rattan_options *o) {
   o->clock.kind = RATTAN_CLOCK_REAL;
 }
 
+/* The group fields, or 0 (the defaults) when the caller's struct ends
+ * before them. */
+#define GROUP_FIELD(o, f)                                        \
+  ((o)->struct_size >= offsetof(rattan_options, f) + sizeof(o)->f \
+       ? (o)->f                                                  \
+       : 0)
+
 static int check_options(const rattan_options *o, errbuf *err) {
-  /* Callers built against an older header pass a shorter struct; this
-   * version has no fields they could lack yet. */
+  /* Callers built against an older header pass a shorter struct, which
+   * may end before the group fields. */
   if (o->struct_size <
           offsetof(rattan_options, rerun_limit) + sizeof o->rerun_limit ||
       o->struct_size > sizeof *o)
     return err_set(err, RATTAN_EINVAL,
                    "options.struct_size: %zu (use rattan_options_init)",
                    o->struct_size);
-  if (o->durability != RATTAN_DURABILITY_SYNC &&
-      o->durability != RATTAN_DURABILITY_NOSYNC)
+  if ((unsigned)o->durability > RATTAN_DURABILITY_GROUP)
     return err_set(err, RATTAN_EINVAL, "options.durability: unknown value %d",
                    (int)o->durability);
   if ((unsigned)o->clock.kind > RATTAN_CLOCK_HOOK)
@@ -106,6 +112,9 @@ static int open_engine(rattan_engine *re, const char *dir,
       .has_seed = o->has_seed,
       .seed = o->seed,
       .rerun_limit = o->rerun_limit,
+      .group = o->durability == RATTAN_DURABILITY_GROUP,
+      .group_window_us = GROUP_FIELD(o, group_window_us),
+      .group_max = GROUP_FIELD(o, group_max),
   };
   if ((rc = eng_open(&re->e, dir, &cfg, err))) release(&re->dir);
   return rc;

@@ -25,6 +25,8 @@ typedef struct eng_config {
   int has_seed;
   uint64_t seed;
   unsigned rerun_limit; /* 0 for bamboo's default of 100 */
+  int group;            /* group commit in eng_drive (see rattan.h) */
+  unsigned group_window_us, group_max; /* 0 for 2,000 us and 256 steps */
 } eng_config;
 
 /* Opens the store in dir (which must exist) and returns an engine owned by

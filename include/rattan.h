@@ -134,8 +134,18 @@ typedef struct rattan_engine rattan_engine;
 
 typedef enum rattan_durability {
   RATTAN_DURABILITY_SYNC = 0,  /* every commit is flushed before it returns */
-  RATTAN_DURABILITY_NOSYNC = 1 /* no flush: a process crash loses nothing,
-                                  an OS crash may lose the last commits */
+  RATTAN_DURABILITY_NOSYNC = 1, /* no flush: a process crash loses nothing,
+                                   an OS crash may lose the last commits */
+  /* Group commit: rattan_drive() gathers its steps (of every task it
+   * drives, and of each task's parallel branches) into one transaction
+   * and flushes it once group_window_us has passed since the batch began
+   * or group_max steps are in it, and always before it returns. Nothing
+   * of a batch is visible to other threads or processes, or reported as
+   * done, before its flush. Other calls commit and flush on their own, as
+   * with SYNC (a call made while a batch is open flushes the batch first).
+   * A crash loses only the open batch, which the next drive redoes: its
+   * components run again (at least once, as after any crash). */
+  RATTAN_DURABILITY_GROUP = 2
 } rattan_durability;
 
 typedef enum rattan_clock_kind {
@@ -181,6 +191,11 @@ typedef struct rattan_options {
   /* A FINISHED node may be entered again at most rerun_limit times
    * (0: 100, bamboo's default); past that the node fails. */
   unsigned rerun_limit;
+  /* GROUP only: the longest a batch stays open, in microseconds (0:
+   * 2,000), and the most steps it holds (0: 256). A component's call is
+   * part of its step, so a slow component holds the batch longer. */
+  unsigned group_window_us;
+  unsigned group_max;
 } rattan_options;
 
 /* Fills *o with the defaults: sync durability, default map sizes, real
