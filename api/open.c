@@ -55,10 +55,8 @@ void rattan_options_init(rattan_options *o) {
 
 /* The group fields, or 0 (the defaults) when the caller's struct ends
  * before them. */
-#define GROUP_FIELD(o, f)                                        \
-  ((o)->struct_size >= offsetof(rattan_options, f) + sizeof(o)->f \
-       ? (o)->f                                                  \
-       : 0)
+#define GROUP_FIELD(o, f) \
+  ((o)->struct_size >= offsetof(rattan_options, f) + sizeof(o)->f ? (o)->f : 0)
 
 static int check_options(const rattan_options *o, errbuf *err) {
   /* Callers built against an older header pass a shorter struct, which

@@ -43,8 +43,9 @@ static const char usage[] =
     "  --seed N        reproducible versions and generated ids\n"
     "  --tz +HHMM      the zone of times in status output (default +0800,\n"
     "                  as SOPS's Asia/Shanghai)\n"
-    "  --durability D  sync (default: every commit flushed), group (for now\n"
-    "                  the same as sync) or nosync\n"
+    "  --durability D  group (default: a drive's steps committed together,\n"
+    "                  flushed at most 2 ms apart and before any answer),\n"
+    "                  sync (every commit flushed) or nosync (no flush)\n"
     "\n"
     "`rattan COMMAND --help` describes a command.\n"
     "exit codes: 0 done; 1 refused or invalid (reason on stderr); 2 usage\n";
@@ -174,9 +175,9 @@ static int global_option(cli *c, const char *opt, const char *val) {
     c->opts.has_seed = 1;
     c->opts.seed = v;
   } else if (!strcmp(opt, "--durability")) {
-    /* group commit is not built yet: group gets sync, which keeps its
-     * promise (nothing acknowledged before it is durable). */
-    if (!strcmp(val, "sync") || !strcmp(val, "group"))
+    if (!strcmp(val, "group"))
+      c->opts.durability = RATTAN_DURABILITY_GROUP;
+    else if (!strcmp(val, "sync"))
       c->opts.durability = RATTAN_DURABILITY_SYNC;
     else if (!strcmp(val, "nosync"))
       c->opts.durability = RATTAN_DURABILITY_NOSYNC;
@@ -211,6 +212,7 @@ static int global_option(cli *c, const char *opt, const char *val) {
 int main(int argc, char **argv) {
   cli c = {.tz_offset_min = 480};
   rattan_options_init(&c.opts);
+  c.opts.durability = RATTAN_DURABILITY_GROUP;
   c.db = getenv("RATTAN_DB");
   if (!c.db || !*c.db) c.db = "rattan.db";
   int i = 1;

@@ -1,7 +1,9 @@
 /* Engine lifetime and the write wrapper (see engine.h). */
 #include "run_int.h"
 
-#define DEFAULT_RERUN_LIMIT 100
+#define DEFAULT_RERUN_LIMIT     100
+#define DEFAULT_GROUP_WINDOW_US 2000
+#define DEFAULT_GROUP_MAX       256
 
 /* A virtual clock never goes back behind what the store has seen: it
  * resumes at the later of its start and the reading last committed, so
@@ -32,6 +34,10 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   e->rerun_limit = cfg->rerun_limit ? cfg->rerun_limit : DEFAULT_RERUN_LIMIT;
   e->seeded = cfg->has_seed;
   e->seed = cfg->has_seed ? cfg->seed : eng_random_seed();
+  e->group = cfg->group;
+  e->group_window_us =
+      cfg->group_window_us ? cfg->group_window_us : DEFAULT_GROUP_WINDOW_US;
+  e->group_max = cfg->group_max ? cfg->group_max : DEFAULT_GROUP_MAX;
   int rc = st_open(&e->st, dir, &cfg->store, err);
   if (rc) goto out_free_engine;
   if ((rc = eng_register_builtins(e, err))) goto out_close_store;
@@ -73,6 +79,25 @@ eng *eng_txn_engine(eng_txn *t) {
   return t->e;
 }
 
+/* What the engine remembers of a lost batch's writes: the virtual
+ * clock's stored reading, read back (when it cannot be, the next write
+ * stores the clock again). The versions the batch drew stay drawn: an
+ * unseeded position must only never repeat; a seeded one lives in the
+ * store. */
+static void batch_lost(eng *e) {
+  if (e->clock.kind != RATTAN_CLOCK_VIRTUAL) return;
+  e->vclock_stored = INT64_MIN;
+  st_txn *t;
+  errbuf err = {0};
+  int64_t stored;
+  if (st_read_begin(e->st, &t, &err)) return;
+  int rc = st_vclock_get(t, &stored, &err);
+  st_read_end(t);
+  /* As at open, a clock never stored is at its start. */
+  if (rc == 0 || rc == RATTAN_ENOTFOUND)
+    e->vclock_stored = rc ? e->clock.start_us : stored;
+}
+
 typedef struct write_ctx {
   eng *e;
   eng_write_fn fn;
@@ -107,12 +132,30 @@ static int write_run(st_txn *st, void *ctx, errbuf *err) {
   return 0;
 }
 
-int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err) {
+static int write_in(eng *e, int batch, eng_write_fn fn, void *ctx,
+                    errbuf *err) {
   write_ctx w = {e, fn, ctx, e->rng_pos};
-  int rc = st_write(e->st, write_run, &w, err);
+  int rc = batch ? st_batch_write(e->st, write_run, &w, err)
+                 : st_write(e->st, write_run, &w, err);
   if (rc == 0) {
     e->rng_pos = w.rng_pos;
     if (e->clock.kind == RATTAN_CLOCK_VIRTUAL) e->vclock_stored = e->vnow;
+  } else if (batch) {
+    batch_lost(e);
   }
+  return rc;
+}
+
+int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err) {
+  return write_in(e, 0, fn, ctx, err);
+}
+
+int eng_step_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err) {
+  return write_in(e, e->group, fn, ctx, err);
+}
+
+int eng_batch_commit(eng *e, errbuf *err) {
+  int rc = st_batch_commit(e->st, err);
+  if (rc) batch_lost(e);
   return rc;
 }

@@ -58,6 +58,11 @@ int eng_can_transit(int from, int to);
  * so a failed write leaves the engine exactly as it was. */
 typedef int (*eng_write_fn)(eng_txn *t, void *ctx, errbuf *err);
 int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
+/* eng_drive's writes: with group commit, the change joins the open batch
+ * (st_batch_write, ST_AGAIN included) and is durable only after
+ * eng_batch_commit; otherwise the same as eng_write. */
+int eng_step_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
+int eng_batch_commit(eng *e, errbuf *err);
 
 st_txn *eng_txn_store(eng_txn *t);
 eng *eng_txn_engine(eng_txn *t);

@@ -22,6 +22,9 @@ struct eng {
   unsigned def_next;  /* the slot to reuse next */
   struct comp *comps; /* registered components */
   size_t n_comps;
+  int group;                /* group commit in eng_drive */
+  unsigned group_window_us; /* a batch's longest life */
+  unsigned group_max;       /* a batch's most steps */
 };
 
 struct eng_txn {

@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "run_int.h"
 
@@ -881,22 +882,46 @@ static int find_work(eng *e, const char *task, step *s, int64_t *next,
 static int work(eng *e, step *s, errbuf *err) {
   int rc;
   if (s->node[0] == '\0') {
-    if ((rc = eng_write(e, push, s, err)) || s->call == CALL_NONE) return rc;
+    if ((rc = eng_step_write(e, push, s, err)) || s->call == CALL_NONE)
+      return rc;
   } else if (s->timeout) {
-    return eng_write(e, time_out, s, err);
+    return eng_step_write(e, time_out, s, err);
   } else {
     rc = load_schedule(e, s, err);
-    if (rc == 1) return eng_write(e, drop_schedule, s, err);
+    if (rc == 1) return eng_step_write(e, drop_schedule, s, err);
     if (rc) return rc;
   }
   if ((rc = call_component(e, s, err))) return rc;
-  return eng_write(e, apply, s, err);
+  return eng_step_write(e, apply, s, err);
+}
+
+static int64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Group commit's bookkeeping for one drive: the steps in the open batch
+ * and when it began. */
+typedef struct batch {
+  unsigned steps;
+  int64_t began;
+} batch;
+
+/* Commits the open batch. A failed commit loses the batch, so its steps
+ * leave the count (ST_AGAIN: the loss can be redone at once). */
+static int commit(eng *e, batch *b, eng_drive_result *res, errbuf *err) {
+  int rc = eng_batch_commit(e, err);
+  if (rc) res->steps -= b->steps;
+  b->steps = 0;
+  return rc;
 }
 
 int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *res,
               errbuf *err) {
   *res = (eng_drive_result){.next_due = ST_NO_TIME};
   step s = {0};
+  batch b = {0};
   int rc;
   for (;;) {
     int64_t next = ST_NO_TIME;
@@ -921,13 +946,39 @@ int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *res,
       rc = 0;
       break;
     }
+    if (e->group && b.steps == 0) b.began = mono_us();
     rc = work(e, &s, err);
     step_reset(&s);
     rt_free(s.ex_data);
     s.ex_data = NULL;
+    if (rc == ST_AGAIN) { /* the batch was lost: redo it from the store */
+      res->steps -= b.steps;
+      b.steps = 0;
+      continue;
+    }
     if (rc) break;
     res->steps++;
+    if (!e->group) continue;
+    b.steps++;
+    if (b.steps >= e->group_max ||
+        mono_us() - b.began >= (int64_t)e->group_window_us) {
+      rc = commit(e, &b, res, err);
+      if (rc && rc != ST_AGAIN) break;
+    }
   }
   step_reset(&s);
+  /* Nothing is reported done before it is durable. A failed write took
+   * its batch with it; after any other failure the batch commits. */
+  if (e->group) {
+    if (rc < 0 && !st_batch_open(e->st)) {
+      res->steps -= b.steps;
+      b.steps = 0;
+    }
+    int crc = commit(e, &b, res, err);
+    if (crc == ST_AGAIN)
+      res->more = 1; /* lost after all: the caller drives again */
+    else if (crc)
+      rc = crc;
+  }
   return rc < 0 ? rc : 0;
 }

@@ -133,7 +133,7 @@ RATTAN_EXTERN int rattan_set_allocator(const rattan_allocator *a);
 typedef struct rattan_engine rattan_engine;
 
 typedef enum rattan_durability {
-  RATTAN_DURABILITY_SYNC = 0,  /* every commit is flushed before it returns */
+  RATTAN_DURABILITY_SYNC = 0,   /* every commit is flushed before it returns */
   RATTAN_DURABILITY_NOSYNC = 1, /* no flush: a process crash loses nothing,
                                    an OS crash may lose the last commits */
   /* Group commit: rattan_drive() gathers its steps (of every task it

@@ -28,8 +28,9 @@ struct st_txn {
   st_store *store;
   MDB_txn *txn;
   int write;
-  int failed;  /* a put or del failed: only abort remains */
-  int mapfull; /* that failure was MDB_MAP_FULL */
+  int borrowed; /* a read view of the open batch: ending it ends nothing */
+  int failed;   /* a put or del failed: only abort remains */
+  int mapfull;  /* that failure was MDB_MAP_FULL */
   buf scratch;
   jframe j; /* the journal entry being built (write txns only) */
 };
@@ -46,6 +47,13 @@ struct st_store {
   size_t map_max;
   int panic; /* LMDB reported MDB_PANIC: every call fails */
   st_txn w;  /* the write txn; writes are serialized by contract */
+  /* Group commit: while batch is set, w.txn is the open batch of thread
+   * batch_owner. lost holds what happened to a batch that a plain
+   * st_write had to commit on the batch's behalf and could not (0: it was
+   * not lost), for the batch's owner to learn at its next batch call. */
+  int batch;
+  pthread_t batch_owner;
+  int lost;
   char dir[256];
   struct {
     unsigned put_n, commit_n;
@@ -205,6 +213,16 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
     return err_set(err, RATTAN_EPANIC, "store %s: unusable after a fatal error",
                    s->dir);
   st_txn *t = &s->w;
+  if (s->batch) {
+    /* A write outside the batch (an operation a component makes while
+     * its step's batch is open) must not ride on it: if the write failed
+     * the batch would fail with it. So the batch commits first. */
+    int rc = st_batch_commit(s, err);
+    if (rc) {
+      s->lost = rc;
+      return rc == ST_AGAIN ? st_write(s, fn, ctx, err) : rc;
+    }
+  }
   for (;;) {
     int rc = txn_begin(s, 0, &t->txn, err);
     if (rc) return rc;
@@ -235,6 +253,75 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
   }
 }
 
+/* Ends the open batch without writing anything of it. */
+static void batch_abort(st_store *s) {
+  mdb_txn_abort(s->w.txn);
+  s->w.txn = NULL;
+  s->batch = 0;
+  txn_end(s);
+}
+
+int st_batch_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
+  if (s->panic)
+    return err_set(err, RATTAN_EPANIC, "store %s: unusable after a fatal error",
+                   s->dir);
+  int rc = s->lost;
+  s->lost = 0;
+  if (rc) return rc == ST_AGAIN ? ST_AGAIN : rc;
+  st_txn *t = &s->w;
+  if (!s->batch) {
+    if ((rc = txn_begin(s, 0, &t->txn, err))) return rc;
+    t->failed = t->mapfull = 0;
+    s->batch = 1;
+    s->batch_owner = pthread_self();
+  }
+  t->scratch.len = 0;
+  jr_reset(t);
+  rc = fn(t, ctx, err);
+  if (rc == 0) rc = st_journal_end(t, NULL, err);
+  if (rc == 0 && t->failed)
+    rc = err_set(err, RATTAN_EBADTXN,
+                 "store %s: a write failed inside the transaction", s->dir);
+  if (rc == 0) return 0;
+  /* A change half made cannot be taken out of the batch alone. */
+  batch_abort(s);
+  if (!t->mapfull) return rc;
+  if ((rc = grow(s, err))) return rc;
+  err_clear(err);
+  return ST_AGAIN;
+}
+
+int st_batch_commit(st_store *s, errbuf *err) {
+  int rc = s->lost;
+  s->lost = 0;
+  if (rc || !s->batch) return rc;
+  st_txn *t = &s->w;
+  int mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code);
+  if (mrc)
+    mdb_txn_abort(t->txn);
+  else
+    mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
+  t->txn = NULL;
+  s->batch = 0;
+  txn_end(s);
+  if (mrc == MDB_MAP_FULL) {
+    if ((rc = grow(s, err))) return rc;
+    err_clear(err);
+    return ST_AGAIN;
+  }
+  return mrc ? map_err(s, mrc, "commit", err) : 0;
+}
+
+int st_batch_open(st_store *s) {
+  return s->batch;
+}
+
+uint64_t st_last_txn(st_store *s) {
+  MDB_envinfo info;
+  mdb_env_info(s->env, &info);
+  return info.me_last_txnid;
+}
+
 int st_read_begin(st_store *s, st_txn **out, errbuf *err) {
   *out = NULL;
   if (s->panic)
@@ -243,6 +330,13 @@ int st_read_begin(st_store *s, st_txn **out, errbuf *err) {
   st_txn *t = rt_malloc(sizeof *t);
   if (!t) return err_set(err, RATTAN_ENOMEM, "store %s: out of memory", s->dir);
   *t = (st_txn){.store = s};
+  if (s->batch && pthread_equal(s->batch_owner, pthread_self())) {
+    /* The batch's own thread reads what its batch wrote. */
+    t->txn = s->w.txn;
+    t->borrowed = 1;
+    *out = t;
+    return 0;
+  }
   int rc = txn_begin(s, MDB_RDONLY, &t->txn, err);
   if (rc) {
     rt_free(t);
@@ -254,8 +348,10 @@ int st_read_begin(st_store *s, st_txn **out, errbuf *err) {
 
 void st_read_end(st_txn *t) {
   if (!t) return;
-  mdb_txn_abort(t->txn);
-  txn_end(t->store);
+  if (!t->borrowed) {
+    mdb_txn_abort(t->txn);
+    txn_end(t->store);
+  }
   rt_free(t);
 }
 
@@ -499,6 +595,7 @@ out_free_store:
 
 void st_close(st_store *s) {
   if (!s) return;
+  if (s->batch) batch_abort(s);
   mdb_env_close(s->env);
   buf_free(&s->w.scratch);
   jr_free(&s->w);

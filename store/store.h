@@ -92,6 +92,32 @@ void st_read_end(st_txn *t);
 typedef int (*st_write_fn)(st_txn *t, void *ctx, errbuf *err);
 int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
 
+/* ---- Group commit --------------------------------------------------------
+ * A batch is one write transaction filled by several st_batch_write calls
+ * of one thread and committed, with one flush, by st_batch_commit. Until
+ * then nothing of it is visible to other threads or processes; the
+ * owner's own st_read_begin reads through it. A batch is all or nothing:
+ * when any write of it fails, the whole batch is dropped.
+ *
+ * ST_AGAIN from either call means the batch was dropped for a reason that
+ * is gone now (the map was full and has grown): everything written since
+ * the last commit is lost and must be redone from what the store holds.
+ * Any other error also means the batch is gone. A plain st_write while a
+ * batch is open commits the batch first; if that commit fails, the
+ * owner's next batch call reports it. */
+#define ST_AGAIN 1
+
+/* Runs fn as st_write does, but inside the open batch (beginning one if
+ * none is open). Returns 0 once fn's changes are in the batch. */
+int st_batch_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
+/* Commits the open batch, if any; 0 once it is durable (flushed, unless
+ * the store is nosync). */
+int st_batch_commit(st_store *s, errbuf *err);
+/* Whether a batch is open. */
+int st_batch_open(st_store *s);
+/* The id of the last committed transaction (it counts commits). */
+uint64_t st_last_txn(st_store *s);
+
 /* ---- Raw access ---------------------------------------------------------
  * A failed put makes the txn unusable (RATTAN_EBADTXN afterwards);
  * st_write then aborts it. st_get returns RATTAN_ENOTFOUND without any
