@@ -123,9 +123,14 @@ int st_proc_put(st_txn *t, const char *task, const st_proc *p, errbuf *err) {
   if (rc || (rc = jr_check(t, task, err)) ||
       (rc = put_rec(t, ST_DB_PROCS, &k, proc_pack, p, "process record", err)))
     return rc;
-  if (p->status == ST_PROC_RUN)
-    rc = st_put(t, ST_DB_RUNQ, key_slice(&k), (st_slice){"", 0}, err);
-  else
+  st_slice v;
+  if (p->status == ST_PROC_RUN) {
+    /* Putting an entry that is there already would still copy its page
+     * into the transaction, one more page to write at commit. */
+    rc = st_get(t, ST_DB_RUNQ, key_slice(&k), &v, err);
+    if (rc == RATTAN_ENOTFOUND)
+      rc = st_put(t, ST_DB_RUNQ, key_slice(&k), (st_slice){"", 0}, err);
+  } else
     rc = st_del(t, ST_DB_RUNQ, key_slice(&k), err);
   return rc ? rc : jr_proc(t, p->id, p, err);
 }
