@@ -48,12 +48,12 @@ json_t *data_load(run *r, const char *node) {
 
 /* Stores j as compact JSON under (node, tag). */
 static int put_json(run *r, const char *node, int tag, const json_t *j) {
-  char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!text) return err_set(r->err, RATTAN_ENOMEM, "%s: out of memory", node);
-  int rc = st_data_put(r->st, r->task, node, tag, 0,
-                       (st_slice){text, strlen(text)}, r->err);
-  rt_free(text);
-  return rc;
+  buf *text = &r->e->text;
+  text->len = 0;
+  if (jdump(j, text))
+    return err_set(r->err, RATTAN_ENOMEM, "%s: out of memory", node);
+  return st_data_put(r->st, r->task, node, tag, 0,
+                     (st_slice){text->data, text->len}, r->err);
 }
 
 int data_save(run *r, const char *node, json_t *data) {
@@ -261,9 +261,22 @@ int cx_condition(cx *c, const char *expr, int *hit) {
   return rc;
 }
 
+/* Whether a variable of the pipeline takes an output of node src. */
+static int feeds_context(const st_def *d, const st_def_pipe *p,
+                         const char *src) {
+  for (uint32_t i = 0; i < p->n_vars; i++) {
+    const st_def_var *v = &d->vars[p->vars + i];
+    for (uint32_t s = 0; s < v->n_srcs; s++)
+      if (!strcmp(d->pool + d->refs[v->srcs + 2 * s], src)) return 1;
+  }
+  return 0;
+}
+
 int cx_extract(run *r, uint32_t pipe, const char *src, json_t *outputs) {
   const st_def *d = r->d;
   const st_def_pipe *p = &d->pipes[pipe];
+  /* Most activities feed nothing: the context is not even read. */
+  if (!feeds_context(d, p, src)) return 0;
   cx c;
   int rc = cx_open(&c, r, pipe), changed = 0;
   if (rc) return rc;
@@ -367,6 +380,10 @@ int cx_inputs(run *r, uint32_t ni, uint32_t pipe, const st_state *rec,
   if (rc == 0 && !(given = parse_stored(r, v, "retry inputs", id)))
     return r->err->code;
   if (rc && rc != RATTAN_ENOTFOUND) return rc;
+  if (!given && n->n_vars == 0) { /* nothing to render: no context needed */
+    *out = json_object();
+    return *out ? 0 : err_set(r->err, RATTAN_ENOMEM, "inputs: out of memory");
+  }
   cx c;
   if ((rc = cx_open(&c, r, pipe)) || (rc = cx_pre_extract(&c, id, rec))) {
     cx_close(&c);

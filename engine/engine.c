@@ -59,6 +59,7 @@ void eng_close(eng *e) {
   run_def_cache_free(e);
   comp_free_all(e);
   st_close(e->st);
+  buf_free(&e->text);
   rt_free(e);
 }
 

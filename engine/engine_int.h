@@ -25,6 +25,7 @@ struct eng {
   int group;                /* group commit in eng_drive */
   unsigned group_window_us; /* a batch's longest life */
   unsigned group_max;       /* a batch's most steps */
+  buf text; /* JSON text being stored; used by the writing thread only */
 };
 
 struct eng_txn {

@@ -52,6 +52,9 @@ static inline uint32_t node_next(const st_def *d, uint32_t i) {
 /* The node's data (a new object with inputs {} and outputs {} when it has
  * none); the caller owns the reference. NULL with err set on failure. */
 json_t *data_load(run *r, const char *node);
+/* Appends json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s text to b
+ * (jdump.c); -1 when out of memory or a string is not UTF-8. */
+int jdump(const json_t *v, buf *b);
 int data_save(run *r, const char *node, json_t *data);
 /* Sets ex_data (NULL: keep) and stores the data. */
 int data_fail(run *r, const char *node, json_t *data, const char *ex_data);

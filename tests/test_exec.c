@@ -5,7 +5,9 @@
  * data_transfer, advanced) and the semantics of reference/bamboo-engine.md
  * sections 1 and 3: every expected value below is bamboo's classic line. */
 #include <ctype.h>
+#include <stdint.h>
 
+#include "engine/run_int.h"
 #include "exec_util.h"
 
 /* ---- Helpers ----------------------------------------------------------------
@@ -1685,4 +1687,98 @@ void test_exec_reopen_every_step(void) {
   xu_snap_expect_equal(__FILE__, __LINE__, &once, &reopened, 1);
   xu_snap_free(&once);
   xu_snap_free(&reopened);
+}
+
+/* ---- Stored JSON text ------------------------------------------------------
+ * Execution data and contexts are stored as jdump's text, which must be
+ * json_dumps's byte for byte (journals and exports hold it). Random
+ * values of every kind, strings with every escape, keys with NUL, the
+ * integer limits; a string that is not UTF-8 fails in both. */
+
+static uint64_t jd_rng = 88172645463325252ULL;
+
+static unsigned jd_next(unsigned n) {
+  jd_rng ^= jd_rng << 13;
+  jd_rng ^= jd_rng >> 7;
+  jd_rng ^= jd_rng << 17;
+  return (unsigned)(jd_rng % n);
+}
+
+static json_t *jd_string(void) {
+  static const char *const parts[] = {
+      "a",  "Z",  "/",  "\"",   "\\",          "\b",   "\f",
+      "\n", "\r", "\t", "\x01", "\x1f",        "\x7f", " ",
+      "é",  "中", "😀",  "${x}", "\xef\xbf\xbf"};
+  char s[64];
+  size_t n = 0;
+  for (unsigned k = jd_next(6); k--;) {
+    const char *p = parts[jd_next(sizeof parts / sizeof *parts)];
+    size_t len = strlen(p);
+    memcpy(s + n, p, len);
+    n += len;
+  }
+  if (jd_next(8) == 0) s[n++] = '\0'; /* an embedded NUL */
+  return json_stringn(s, n);
+}
+
+static json_t *jd_value(int depth) {
+  switch (jd_next(depth > 3 ? 6 : 8)) {
+    case 0:
+      return json_null();
+    case 1:
+      return json_boolean(jd_next(2));
+    case 2: {
+      static const json_int_t ints[] = {0,         -1,       7, 1234567890123LL,
+                                        INT64_MIN, INT64_MAX};
+      return json_integer(ints[jd_next(6)]);
+    }
+    case 3: {
+      static const double reals[] = {0.5, -2.0, 1e300, 3.14159, 1e-7, 100.0};
+      return json_real(reals[jd_next(6)]);
+    }
+    case 4:
+    case 5:
+      return jd_string();
+    case 6: {
+      json_t *a = json_array();
+      for (unsigned k = jd_next(4); k--;)
+        json_array_append_new(a, jd_value(depth + 1));
+      return a;
+    }
+    default: {
+      json_t *o = json_object();
+      for (unsigned k = jd_next(4); k--;) {
+        json_t *key = jd_string();
+        json_object_setn_new(o, json_string_value(key), json_string_length(key),
+                             jd_value(depth + 1));
+        json_decref(key);
+      }
+      return o;
+    }
+  }
+}
+
+void test_exec_stored_json_text(void) {
+  buf b = {0};
+  for (int i = 0; i < 3000; i++) {
+    json_t *v = jd_value(0);
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    ASSERT(want);
+    b.len = 0;
+    ASSERT_EQ(jdump(v, &b), 0);
+    if (b.len != strlen(want) || memcmp(b.data, want, b.len))
+      TEST_FAIL_("value %d: jdump %.*s, json_dumps %s", i, (int)b.len,
+                 (const char *)b.data, want);
+    free(want);
+    json_decref(v);
+  }
+  /* Not UTF-8: an overlong, a lone continuation, a surrogate. */
+  static const char *const bad[] = {"\xc0\x80", "a\x80", "\xed\xa0\x80"};
+  for (size_t i = 0; i < 3; i++) {
+    json_t *v = json_stringn_nocheck(bad[i], strlen(bad[i]));
+    ASSERT(json_dumps(v, JSON_ENCODE_ANY) == NULL);
+    ASSERT_EQ(jdump(v, &b), -1);
+    json_decref(v);
+  }
+  buf_free(&b);
 }
