@@ -54,6 +54,7 @@ struct st_store {
   int batch;
   pthread_t batch_owner;
   int lost;
+  unsigned commits; /* since open, for the periodic reader check */
   char dir[256];
   struct {
     unsigned put_n, commit_n;
@@ -196,6 +197,17 @@ int st_reader_count(st_store *s) {
   return lines > 1 ? lines - 1 : 0; /* the first line is a header */
 }
 
+/* Every so many commits, the slots of readers whose process died are
+ * cleared: a dead reader pins the snapshot it read, and until its slot
+ * goes the pages freed since cannot be reused, so the file grows. Open
+ * clears them too, but a writer may keep the store open for days. */
+#define READER_CHECK_EVERY 256
+
+static void committed(st_store *s) {
+  int dead;
+  if (++s->commits % READER_CHECK_EVERY == 0) mdb_reader_check(s->env, &dead);
+}
+
 /* Doubles the map up to the maximum. */
 static int grow(st_store *s, errbuf *err) {
   size_t cur = st_map_size(s);
@@ -249,7 +261,9 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
       continue;
     }
     if (rc) return rc;
-    return mrc ? map_err(s, mrc, "commit", err) : 0;
+    if (mrc) return map_err(s, mrc, "commit", err);
+    committed(s);
+    return 0;
   }
 }
 
@@ -309,7 +323,9 @@ int st_batch_commit(st_store *s, errbuf *err) {
     err_clear(err);
     return ST_AGAIN;
   }
-  return mrc ? map_err(s, mrc, "commit", err) : 0;
+  if (mrc) return map_err(s, mrc, "commit", err);
+  committed(s);
+  return 0;
 }
 
 int st_batch_open(st_store *s) {

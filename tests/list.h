@@ -223,3 +223,8 @@ T(group_failed_put)
 T(group_map_growth)
 T(group_kill_mid_batch)
 T(group_options)
+/* concurrency */
+T(concurrency_snapshot_readers)
+T(concurrency_two_writers)
+T(concurrency_killed_reader_reclaimed)
+T(concurrency_long_read_growth_ends)
