@@ -264,7 +264,7 @@ static void emit_v1_name(walk *w, uint32_t i) {
       [ST_CONVERGE_GW] = "<class 'pipeline.core.flow.gateway.ConvergeGateway'>",
   };
   const eng_status_node *n = rec(w, i);
-  const st_def *d = &w->st->def;
+  const st_def *d = w->st->def;
   const char *name = "<class 'pipeline.core.pipeline.Pipeline'>";
   if (n->def != ST_NONE) {
     const char *own = d->pool + d->nodes[n->def].name;
@@ -284,9 +284,9 @@ static void emit_v1_name(walk *w, uint32_t i) {
 static const char *v2_name(const walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
   if (!w->names || n->def == ST_NONE) return "";
-  const st_def_node *dn = &w->st->def.nodes[n->def];
+  const st_def_node *dn = &w->st->def->nodes[n->def];
   if (dn->type != ST_SERVICE_ACTIVITY && dn->type != ST_SUBPROCESS) return "";
-  return w->st->def.pool + dn->name;
+  return w->st->def->pool + dn->name;
 }
 
 static void emit_children(walk *w, uint32_t i) {
