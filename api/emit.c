@@ -151,7 +151,7 @@ static void newline(emitter *m) {
 
 /* JSON: the separator before the next item of the open list or map, or
  * nothing when a map's key was just written. */
-static void before_item(emitter *m) {
+static inline void before_item(emitter *m) {
   if (m->after_key) {
     m->after_key = 0;
     return;
@@ -270,20 +270,46 @@ static void json_text_escaped(emitter *m, const char *s, size_t n) {
   raw(m, "\"", 1);
 }
 
-/* Bytes json.dumps writes as they are: printable ASCII but '"' and
- * '\\'. */
+/* Whether json.dumps writes the byte as it is: printable ASCII but '"'
+ * and '\\'. */
 static inline int json_plain(uint8_t c) {
   return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Whether all eight bytes in w are json_plain: the classic "has a byte
+ * less than n" and "has a zero byte" word tests, which are exact for the
+ * word as a whole. */
+static inline int json_word_plain(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t ctl = (w - ones * 0x20) & ~w;
+  uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\'),
+           del = w ^ (ones * 0x7f);
+  q = (q - ones) & ~q;
+  bs = (bs - ones) & ~bs;
+  del = (del - ones) & ~del;
+  return !((ctl | q | bs | del | w) & high);
+}
+
+/* Whether all n bytes at p are json_plain, eight at a time. */
+static inline int json_all_plain(const uint8_t *p, size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      if (!json_plain(p[i])) return 0;
+    return 1;
+  }
+  uint64_t w;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    if (!json_word_plain(w)) return 0;
+  }
+  memcpy(&w, p + n - 8, 8); /* the tail, overlapping */
+  return json_word_plain(w);
 }
 
 /* s as a JSON string, then tail (tail_n bytes: ": " after a key). */
 static void json_text(emitter *m, const char *s, size_t n, const char *tail,
                       size_t tail_n) {
-  const uint8_t *p = (const uint8_t *)s;
-  size_t i = 0;
-  while (i < n && json_plain(p[i]))
-    i++;
-  if (i < n) {
+  if (!json_all_plain((const uint8_t *)s, n)) {
     json_text_escaped(m, s, n);
     raw(m, tail, tail_n);
     return;

@@ -37,9 +37,9 @@ struct eng_def {
    * at ids + ids_off[k]; ids_off has n_nodes + 1 entries. */
   char *ids;
   uint32_t *ids_off;
-  size_t mask;     /* slots - 1 */
-  unsigned refs;   /* the list's own while listed, plus each holder's */
-  uint64_t used;   /* the tick of the last acquire */
+  size_t mask;   /* slots - 1 */
+  unsigned refs; /* the list's own while listed, plus each holder's */
+  uint64_t used; /* the tick of the last acquire */
 };
 
 static void def_destroy(struct eng_def *x) {
@@ -78,7 +78,8 @@ static int same_key(const struct eng_def *x, const st_task *task) {
 static int def_build(st_txn *t, const st_task *task, struct eng_def **out,
                      errbuf *err) {
   struct eng_def *x = rt_malloc(sizeof *x);
-  if (!x) return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task->id);
+  if (!x)
+    return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task->id);
   *x = (struct eng_def){.created = task->created, .refs = 1};
   memcpy(x->task, task->id, sizeof x->task);
   memcpy(x->root, task->root, sizeof x->root);
@@ -139,8 +140,7 @@ static void list_entry(eng *e, struct eng_def *x, struct eng_def **dead,
     }
     if (e->shared[i]->used < e->shared[slot]->used) slot = i;
   }
-  if (e->shared[slot] && (dead[*n_dead] = unref(e->shared[slot])))
-    ++*n_dead;
+  if (e->shared[slot] && (dead[*n_dead] = unref(e->shared[slot]))) ++*n_dead;
   e->shared[slot] = x;
   x->refs++;
   /* The node budget: drop the oldest others while over it. */
@@ -160,8 +160,8 @@ static void list_entry(eng *e, struct eng_def *x, struct eng_def **dead,
   }
 }
 
-int eng_def_acquire(eng *e, st_txn *t, const st_task *task,
-                    const eng_def **out, errbuf *err) {
+int eng_def_acquire(eng *e, st_txn *t, const st_task *task, const eng_def **out,
+                    errbuf *err) {
   *out = NULL;
   pthread_mutex_lock(&e->defs_mu);
   for (unsigned i = 0; i < ENG_DEF_SLOTS; i++) {
