@@ -139,6 +139,29 @@ static inline uint8_t *cb_head(uint8_t *p, unsigned major, uint64_t v) {
   return p;
 }
 
+/* memcpy for the short strings most items are: fixed-size overlapping
+ * moves the compiler inlines, instead of a call per item; never reads
+ * outside the n bytes at s. */
+static inline uint8_t *copy(uint8_t *d, const void *src, size_t n) {
+  const uint8_t *s = src;
+  if (n >= 16 && n <= 32) {
+    memcpy(d, s, 16);
+    memcpy(d + n - 16, s + n - 16, 16);
+  } else if (n >= 8 && n < 16) {
+    memcpy(d, s, 8);
+    memcpy(d + n - 8, s + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    memcpy(d, s, 4);
+    memcpy(d + n - 4, s + n - 4, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      d[i] = s[i];
+  } else {
+    memcpy(d, s, n);
+  }
+  return d + n;
+}
+
 static inline void done(emitter *m, uint8_t *end) {
   m->out->len = (size_t)(end - m->out->data);
 }
@@ -317,11 +340,9 @@ static void json_text(emitter *m, const char *s, size_t n, const char *tail,
   if (!room(m, n + 2 + tail_n)) return;
   uint8_t *o = at(m);
   *o++ = '"';
-  memcpy(o, s, n);
-  o += n;
+  o = copy(o, s, n);
   *o++ = '"';
-  memcpy(o, tail, tail_n);
-  done(m, o + tail_n);
+  done(m, copy(o, tail, tail_n));
 }
 
 /* A msgpack or CBOR text string. */
@@ -329,8 +350,7 @@ static void bin_text(emitter *m, const char *s, size_t n) {
   if (!room(m, HEAD_MAX + n)) return;
   uint8_t *o =
       m->fmt == EM_MSGPACK ? mp_str_head(at(m), n) : cb_head(at(m), 3, n);
-  memcpy(o, s, n);
-  done(m, o + n);
+  done(m, copy(o, s, n));
 }
 
 void em_strn(emitter *m, const char *s, size_t n) {
@@ -352,6 +372,22 @@ void em_keyn(emitter *m, const char *k, size_t n) {
   } else {
     bin_text(m, k, n);
   }
+}
+
+void em_keyl(emitter *m, const char *k, size_t n) {
+  if (m->oom) return;
+  if (m->fmt != EM_JSON) {
+    bin_text(m, k, n);
+    return;
+  }
+  before_item(m);
+  if (!room(m, n + 4)) return;
+  uint8_t *o = at(m);
+  *o++ = '"';
+  o = copy(o, k, n);
+  memcpy(o, "\": ", 3);
+  done(m, o + 3);
+  m->after_key = 1;
 }
 
 void em_int(emitter *m, int64_t v) {

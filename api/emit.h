@@ -43,6 +43,10 @@ void em_list(emitter *m, size_t n);
 void em_end(emitter *m, int list);
 void em_keyn(emitter *m, const char *k, size_t n);
 void em_strn(emitter *m, const char *s, size_t n);
+/* A key known to need no JSON escapes (printable ASCII but '"' and '\\'):
+ * a literal, through EM_KEY. Skips the escape check. */
+void em_keyl(emitter *m, const char *k, size_t n);
+#define EM_KEY(m, lit) em_keyl((m), "" lit "", sizeof(lit) - 1)
 /* Inline so that the length of a literal is known where it is written. */
 static inline void em_key(emitter *m, const char *k) {
   em_keyn(m, k, strlen(k));

@@ -331,7 +331,7 @@ static const char *v2_name(const walk *w, uint32_t i) {
 
 static void emit_children(walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
-  em_key(w->m, "children");
+  EM_KEY(w->m, "children");
   if (w->detail && i != w->top) {
     em_map(w->m, 0);
     em_end(w->m, 0);
@@ -352,36 +352,36 @@ static void emit_v1(walk *w, uint32_t i) {
   char text[40];
   int kids = !(top && w->no_children);
   em_map(m, 12 + kids + (top && w->ex));
-  em_key(m, "id");
+  EM_KEY(m, "id");
   emit_id(w, i);
-  em_key(m, "state");
+  EM_KEY(m, "state");
   emit_state(m, w->folded[i]);
-  em_key(m, "name");
+  EM_KEY(m, "name");
   emit_v1_name(w, i);
-  em_key(m, "retry");
+  EM_KEY(m, "retry");
   em_int(m, n->s.retry);
-  em_key(m, "loop");
+  EM_KEY(m, "loop");
   em_int(m, n->s.loop);
-  em_key(m, "skip");
+  EM_KEY(m, "skip");
   em_bool(m, n->s.skip);
-  em_key(m, "error_ignorable");
+  EM_KEY(m, "error_ignorable");
   em_bool(m, n->s.error_ignored);
-  em_key(m, "version");
+  EM_KEY(m, "version");
   /* The legacy engine's versions are 32 hex; its root had none. */
   em_str(m, i == w->st->root || !n->s.version[0] ? "" : n->s.version + 1);
-  em_key(m, "state_refresh_at");
+  EM_KEY(m, "state_refresh_at");
   if (n->s.refreshed == ST_NO_TIME) {
     em_null(m);
   } else {
     iso_utc(n->s.refreshed, text);
     em_str(m, text);
   }
-  em_key(m, "elapsed_time");
+  EM_KEY(m, "elapsed_time");
   em_int(m, st_elapsed(&n->s, w->st->now));
   if (kids) emit_children(w, i);
-  em_key(m, "start_time");
+  EM_KEY(m, "start_time");
   walk_time(w, n->s.started);
-  em_key(m, "finish_time");
+  EM_KEY(m, "finish_time");
   walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
   em_end(m, 0);
@@ -402,13 +402,13 @@ void walk_node(walk *w, uint32_t i) {
       is_root ? w->st->nodes[w->st->n - 1].s.error_ignored : n->s.error_ignored;
   int kids = !(top && w->no_children), named = v2 && !w->no_names;
   em_map(m, 13 + kids + (top && w->ex) + named + (top ? w->extra : 0));
-  em_key(m, "id");
+  EM_KEY(m, "id");
   emit_id(w, i);
-  em_key(m, "state");
+  EM_KEY(m, "state");
   emit_state(m, w->folded[i]);
-  em_key(m, "root_id:");
+  EM_KEY(m, "root_id:");
   em_strn(m, n->s.root_id, w->root_len);
-  em_key(m, "parent_id");
+  EM_KEY(m, "parent_id");
   /* A record below the root is linked under the record whose id is its
    * parent_id. */
   if (is_root || (top && w->detail))
@@ -417,28 +417,28 @@ void walk_node(walk *w, uint32_t i) {
     emit_id(w, n->parent);
   else
     em_str(m, n->s.parent_id);
-  em_key(m, "version");
+  EM_KEY(m, "version");
   em_str(m, n->s.version);
-  em_key(m, "loop");
+  EM_KEY(m, "loop");
   em_int(m, n->s.loop);
-  em_key(m, "retry");
+  EM_KEY(m, "retry");
   em_int(m, n->s.retry);
-  em_key(m, "skip");
+  EM_KEY(m, "skip");
   em_bool(m, n->s.skip);
-  em_key(m, "error_ignorable");
+  EM_KEY(m, "error_ignorable");
   em_bool(m, flags);
-  em_key(m, "error_ignored");
+  EM_KEY(m, "error_ignored");
   em_bool(m, flags);
   if (kids) emit_children(w, i);
-  em_key(m, "elapsed_time");
+  EM_KEY(m, "elapsed_time");
   em_int(m, st_elapsed(&n->s, w->st->now));
-  em_key(m, "start_time");
+  EM_KEY(m, "start_time");
   walk_time(w, n->s.started);
-  em_key(m, "finish_time");
+  EM_KEY(m, "finish_time");
   walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
   if (named) {
-    em_key(m, "name");
+    EM_KEY(m, "name");
     em_str(m, top ? w->st->task.name : v2_name(w, i));
   }
   if (!(top && w->extra)) em_end(m, 0);
