@@ -283,10 +283,10 @@ static uint32_t find_record(const eng_status *st, const char *node) {
 
 /* A node that never ran: its name and flag from the definition. */
 static void emit_unrun(emitter *m, const eng_status *st, uint32_t dn) {
-  const st_def_node *n = &st->def.nodes[dn];
+  const st_def_node *n = &st->def->nodes[dn];
   em_map(m, 6);
   em_key(m, "name");
-  em_str(m, st->def.pool + n->name);
+  em_str(m, st->def->pool + n->name);
   em_key(m, "error_ignorable");
   em_bool(m, (n->flags & ST_NF_ERROR_IGNORABLE) != 0);
   em_key(m, "state");
@@ -372,7 +372,7 @@ int rattan_node_detail(rattan_engine *re, const char *task, const char *node,
     eng_status_free(&st);
     return st_finish(&m, &b, out, len, rc);
   }
-  uint32_t dn = is_id ? def_find(&st.def, st.by_id, node) : ST_NONE;
+  uint32_t dn = is_id ? def_find(st.def, st.by_id, node) : ST_NONE;
   uint32_t top = is_id ? find_record(&st, node) : NO_NODE;
   if (dn == ST_NONE && top == NO_NODE) {
     no_node(&m, &o, task, node);
@@ -424,7 +424,7 @@ int rattan_task_detail(rattan_engine *re, const char *task,
     eng_status_free(&st);
     return st_finish(&m, &b, out, len, rc);
   }
-  json_t *pt = eng_def_to_json(&st.def);
+  json_t *pt = eng_def_to_json(st.def);
   const eng_status_node *root = st.n ? &st.nodes[st.root] : NULL;
   json_t *data = pool_json(&st, st.data);
   json_t *outs = json_object_get(data, "outputs");

@@ -14,6 +14,7 @@
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "api_int.h"
 
@@ -32,7 +33,7 @@ typedef struct emitter {
   uint8_t written[EM_DEPTH_MAX / 8]; /* bit per open level: an item
                                         was written in it */
   int after_key;                     /* JSON: a map's value comes next */
-  msgpack_packer pk;
+  msgpack_packer pk;                 /* em_real's doubles only */
 } emitter;
 
 void em_init(emitter *m, em_format fmt, int pretty, buf *out);
@@ -40,9 +41,19 @@ void em_init(emitter *m, em_format fmt, int pretty, buf *out);
 void em_map(emitter *m, size_t n);
 void em_list(emitter *m, size_t n);
 void em_end(emitter *m, int list);
-void em_key(emitter *m, const char *k);
-void em_str(emitter *m, const char *s);
+void em_keyn(emitter *m, const char *k, size_t n);
 void em_strn(emitter *m, const char *s, size_t n);
+/* A key known to need no JSON escapes (printable ASCII but '"' and '\\'):
+ * a literal, through EM_KEY. Skips the escape check. */
+void em_keyl(emitter *m, const char *k, size_t n);
+#define EM_KEY(m, lit) em_keyl((m), "" lit "", sizeof(lit) - 1)
+/* Inline so that the length of a literal is known where it is written. */
+static inline void em_key(emitter *m, const char *k) {
+  em_keyn(m, k, strlen(k));
+}
+static inline void em_str(emitter *m, const char *s) {
+  em_strn(m, s, strlen(s));
+}
 /* s, or null when s is NULL. */
 void em_str_or_null(emitter *m, const char *s);
 void em_int(emitter *m, int64_t v);

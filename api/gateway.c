@@ -175,7 +175,7 @@ static int look(gw *g, const char *node, task_look *t) {
     t->found = 1;
     t->state = st.n ? st.nodes[st.root].s.state : RATTAN_STATE_CREATED;
     /* The root pipeline is not one of the task's nodes to SOPS. */
-    t->has_node = node && def_find(&st.def, st.by_id, node) != ST_NONE;
+    t->has_node = node && def_find(st.def, st.by_id, node) != ST_NONE;
   } else if (rc == RATTAN_ENOTFOUND) {
     rc = 0;
   } else {

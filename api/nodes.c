@@ -107,7 +107,7 @@ int rattan_task_nodes(rattan_engine *re, const char *task, rattan_node_fn fn,
   eng_status st;
   int rc = eng_status_load(re->e, task, NULL, ST_NO_TIME, &st, &err);
   if (rc) goto out_status;
-  const st_def *d = &st.def;
+  const st_def *d = st.def;
   size_t n = d->n_nodes ? d->n_nodes : 1;
   nodes_walk w = {.st = &st, .d = d, .fn = fn, .ctx = ctx};
   w.rec = rt_malloc(n * sizeof *w.rec);

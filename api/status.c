@@ -174,17 +174,32 @@ int walk_fold(walk *w, uint32_t i) {
 /* A walk over st with its folded states; the caller frees w->queue. */
 int walk_init(walk *w, eng_status *st, const rattan_status_options *o,
               emitter *m) {
-  *w = (walk){.st = st, .o = o, .m = m, .names = 1, .top = st->root};
+  *w = (walk){.st = st,
+              .o = o,
+              .m = m,
+              .names = 1,
+              .top = st->root,
+              .times = {.day = INT64_MIN, .sec = INT64_MIN}};
   if (!st->n) return 0;
   w->queue = rt_malloc(st->n * (2 * sizeof *w->queue + 1));
   if (!w->queue) return RATTAN_ENOMEM;
   w->folded = (uint8_t *)(w->queue + 2 * st->n);
+  /* Every record of the tree has the task's root as its root_id. */
+  w->root_len = strlen(st->nodes[st->root].s.root_id);
   walk_fold(w, st->root);
   return 0;
 }
 
-static const char *state_text(int s) {
-  return s == NODE_SUSPENDED ? "NODE_SUSPENDED" : rattan_state_name(s);
+static void emit_state(emitter *m, int s) {
+  static const char *const names[RATTAN_STATE_COUNT + 1] = {
+      "CREATED",  "READY",  "RUNNING", "SUSPENDED",     "BLOCKED",
+      "FINISHED", "FAILED", "REVOKED", "NODE_SUSPENDED"};
+  em_str(m, names[s]);
+}
+
+/* Record i's id. */
+static void emit_id(walk *w, uint32_t i) {
+  em_strn(w->m, pool(w) + rec(w, i)->id, rec(w, i)->id_len);
 }
 
 /* The first record, depth first in creation order, whose id is id. */
@@ -232,8 +247,33 @@ static void emit_ex_data(walk *w) {
   em_end(w->m, 0);
 }
 
+/* The text of time us through the walk's memo: a time in the memo's
+ * second reuses its text, one in its day rewrites the clock part only
+ * (the date's arithmetic is the costly part). */
+static size_t local_time(time_memo *c, int64_t us, int off_min) {
+  int64_t rem;
+  int64_t secs =
+      floor_div(add_sat(us, (int64_t)off_min * 60000000), 1000000, &rem);
+  if (secs == c->sec) return c->len;
+  int64_t day = floor_div(secs, 86400, &rem);
+  c->sec = secs;
+  if (day != c->day) {
+    st_local_time(us, off_min, c->text);
+    c->len = strlen(c->text);
+    c->day = day;
+    return c->len;
+  }
+  /* "... HH:MM:SS +0800": the clock starts 14 bytes from the end. */
+  char *p = c->text + c->len - 14;
+  p = digits(p, (unsigned)(rem / 3600), 2);
+  *p++ = ':';
+  p = digits(p, (unsigned)(rem % 3600 / 60), 2);
+  *p++ = ':';
+  digits(p, (unsigned)(rem % 60), 2);
+  return c->len;
+}
+
 void walk_time(walk *w, int64_t t) {
-  char text[40];
   if (t == ST_NO_TIME) {
     if (w->o->profile == RATTAN_PROFILE_SOPS_V2)
       em_null(w->m);
@@ -241,8 +281,8 @@ void walk_time(walk *w, int64_t t) {
       em_str(w->m, "");
     return;
   }
-  st_local_time(t, w->o->tz_offset_min, text);
-  em_str(w->m, text);
+  size_t n = local_time(&w->times, t, w->o->tz_offset_min);
+  em_strn(w->m, w->times.text, n);
 }
 
 /* The v1 engine's name: the node's, else its class repr, cut to 64 code
@@ -264,7 +304,7 @@ static void emit_v1_name(walk *w, uint32_t i) {
       [ST_CONVERGE_GW] = "<class 'pipeline.core.flow.gateway.ConvergeGateway'>",
   };
   const eng_status_node *n = rec(w, i);
-  const st_def *d = &w->st->def;
+  const st_def *d = w->st->def;
   const char *name = "<class 'pipeline.core.pipeline.Pipeline'>";
   if (n->def != ST_NONE) {
     const char *own = d->pool + d->nodes[n->def].name;
@@ -284,14 +324,14 @@ static void emit_v1_name(walk *w, uint32_t i) {
 static const char *v2_name(const walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
   if (!w->names || n->def == ST_NONE) return "";
-  const st_def_node *dn = &w->st->def.nodes[n->def];
+  const st_def_node *dn = &w->st->def->nodes[n->def];
   if (dn->type != ST_SERVICE_ACTIVITY && dn->type != ST_SUBPROCESS) return "";
-  return w->st->def.pool + dn->name;
+  return w->st->def->pool + dn->name;
 }
 
 static void emit_children(walk *w, uint32_t i) {
   const eng_status_node *n = rec(w, i);
-  em_key(w->m, "children");
+  EM_KEY(w->m, "children");
   if (w->detail && i != w->top) {
     em_map(w->m, 0);
     em_end(w->m, 0);
@@ -299,7 +339,7 @@ static void emit_children(walk *w, uint32_t i) {
   }
   em_map(w->m, n->n_children);
   for (uint32_t c = n->first; c != NO_NODE; c = rec(w, c)->next) {
-    em_key(w->m, pool(w) + rec(w, c)->id);
+    em_keyn(w->m, pool(w) + rec(w, c)->id, rec(w, c)->id_len);
     walk_node(w, c);
   }
   em_end(w->m, 0);
@@ -312,36 +352,36 @@ static void emit_v1(walk *w, uint32_t i) {
   char text[40];
   int kids = !(top && w->no_children);
   em_map(m, 12 + kids + (top && w->ex));
-  em_key(m, "id");
-  em_str(m, pool(w) + n->id);
-  em_key(m, "state");
-  em_str(m, state_text(w->folded[i]));
-  em_key(m, "name");
+  EM_KEY(m, "id");
+  emit_id(w, i);
+  EM_KEY(m, "state");
+  emit_state(m, w->folded[i]);
+  EM_KEY(m, "name");
   emit_v1_name(w, i);
-  em_key(m, "retry");
+  EM_KEY(m, "retry");
   em_int(m, n->s.retry);
-  em_key(m, "loop");
+  EM_KEY(m, "loop");
   em_int(m, n->s.loop);
-  em_key(m, "skip");
+  EM_KEY(m, "skip");
   em_bool(m, n->s.skip);
-  em_key(m, "error_ignorable");
+  EM_KEY(m, "error_ignorable");
   em_bool(m, n->s.error_ignored);
-  em_key(m, "version");
+  EM_KEY(m, "version");
   /* The legacy engine's versions are 32 hex; its root had none. */
   em_str(m, i == w->st->root || !n->s.version[0] ? "" : n->s.version + 1);
-  em_key(m, "state_refresh_at");
+  EM_KEY(m, "state_refresh_at");
   if (n->s.refreshed == ST_NO_TIME) {
     em_null(m);
   } else {
     iso_utc(n->s.refreshed, text);
     em_str(m, text);
   }
-  em_key(m, "elapsed_time");
+  EM_KEY(m, "elapsed_time");
   em_int(m, st_elapsed(&n->s, w->st->now));
   if (kids) emit_children(w, i);
-  em_key(m, "start_time");
+  EM_KEY(m, "start_time");
   walk_time(w, n->s.started);
-  em_key(m, "finish_time");
+  EM_KEY(m, "finish_time");
   walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
   em_end(m, 0);
@@ -362,36 +402,43 @@ void walk_node(walk *w, uint32_t i) {
       is_root ? w->st->nodes[w->st->n - 1].s.error_ignored : n->s.error_ignored;
   int kids = !(top && w->no_children), named = v2 && !w->no_names;
   em_map(m, 13 + kids + (top && w->ex) + named + (top ? w->extra : 0));
-  em_key(m, "id");
-  em_str(m, pool(w) + n->id);
-  em_key(m, "state");
-  em_str(m, state_text(w->folded[i]));
-  em_key(m, "root_id:");
-  em_str(m, n->s.root_id);
-  em_key(m, "parent_id");
-  em_str(m, is_root || (top && w->detail) ? n->s.root_id : n->s.parent_id);
-  em_key(m, "version");
+  EM_KEY(m, "id");
+  emit_id(w, i);
+  EM_KEY(m, "state");
+  emit_state(m, w->folded[i]);
+  EM_KEY(m, "root_id:");
+  em_strn(m, n->s.root_id, w->root_len);
+  EM_KEY(m, "parent_id");
+  /* A record below the root is linked under the record whose id is its
+   * parent_id. */
+  if (is_root || (top && w->detail))
+    em_strn(m, n->s.root_id, w->root_len);
+  else if (n->parent != NO_NODE)
+    emit_id(w, n->parent);
+  else
+    em_str(m, n->s.parent_id);
+  EM_KEY(m, "version");
   em_str(m, n->s.version);
-  em_key(m, "loop");
+  EM_KEY(m, "loop");
   em_int(m, n->s.loop);
-  em_key(m, "retry");
+  EM_KEY(m, "retry");
   em_int(m, n->s.retry);
-  em_key(m, "skip");
+  EM_KEY(m, "skip");
   em_bool(m, n->s.skip);
-  em_key(m, "error_ignorable");
+  EM_KEY(m, "error_ignorable");
   em_bool(m, flags);
-  em_key(m, "error_ignored");
+  EM_KEY(m, "error_ignored");
   em_bool(m, flags);
   if (kids) emit_children(w, i);
-  em_key(m, "elapsed_time");
+  EM_KEY(m, "elapsed_time");
   em_int(m, st_elapsed(&n->s, w->st->now));
-  em_key(m, "start_time");
+  EM_KEY(m, "start_time");
   walk_time(w, n->s.started);
-  em_key(m, "finish_time");
+  EM_KEY(m, "finish_time");
   walk_time(w, n->s.archived);
   if (top && w->ex) emit_ex_data(w);
   if (named) {
-    em_key(m, "name");
+    EM_KEY(m, "name");
     em_str(m, top ? w->st->task.name : v2_name(w, i));
   }
   if (!(top && w->extra)) em_end(m, 0);

@@ -15,6 +15,13 @@ enum {
   CODE_UNKNOWN = 3599999
 };
 
+/* The last time written, as text (see walk_time). */
+typedef struct time_memo {
+  int64_t day, sec; /* local days and seconds since the epoch */
+  size_t len;
+  char text[40];
+} time_memo;
+
 /* One answer's walk over a task's records. */
 typedef struct walk {
   const eng_status *st;
@@ -30,6 +37,8 @@ typedef struct walk {
   int detail;      /* get_children_states: the top's parent_id is its
                       root_id, its children's children are {} */
   int extra;       /* keys the caller adds to the top's map (and closes) */
+  size_t root_len; /* of the records' root_id */
+  time_memo times;
 } walk;
 
 /* A walk over st, its records folded from the root; the caller frees

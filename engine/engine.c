@@ -38,8 +38,12 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
   e->group_window_us =
       cfg->group_window_us ? cfg->group_window_us : DEFAULT_GROUP_WINDOW_US;
   e->group_max = cfg->group_max ? cfg->group_max : DEFAULT_GROUP_MAX;
-  int rc = st_open(&e->st, dir, &cfg->store, err);
-  if (rc) goto out_free_engine;
+  int rc = eng_defs_init(e);
+  if (rc) {
+    err_set(err, rc, "engine: cannot make a mutex");
+    goto out_free_engine;
+  }
+  if ((rc = st_open(&e->st, dir, &cfg->store, err))) goto out_free_defs;
   if ((rc = eng_register_builtins(e, err))) goto out_close_store;
   if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && (rc = vclock_resume(e, err)))
     goto out_close_store;
@@ -49,6 +53,8 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
 out_close_store:
   comp_free_all(e);
   st_close(e->st);
+out_free_defs:
+  eng_defs_free(e);
 out_free_engine:
   rt_free(e);
   return rc;
@@ -57,6 +63,7 @@ out_free_engine:
 void eng_close(eng *e) {
   if (!e) return;
   run_def_cache_free(e);
+  eng_defs_free(e);
   comp_free_all(e);
   st_close(e->st);
   buf_free(&e->text);

@@ -304,6 +304,34 @@ void def_index(const st_def *d, uint32_t *by_id);
 /* The index of node id in d, or ST_NONE (by_id from def_index). */
 uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id);
 
+/* ---- Shared definitions --------------------------------------------------
+ * A task's decoded definition, cached by the engine and shared by every
+ * thread that reads it (defcache.c). A definition never changes after its
+ * task is created, so an entry is exact for the task's lifetime; it is
+ * keyed by the task record (id, creation time, root) read in the caller's
+ * transaction. Safe to call from any thread while another drives. */
+
+typedef struct eng_def eng_def;
+
+/* A reference to task's definition (task: its record, read in t), decoded
+ * from t on a miss; release it with eng_def_release. The tables are
+ * immutable and valid until then. RATTAN_ENOMEM, or a store error. */
+int eng_def_acquire(eng *e, st_txn *t, const st_task *task, const eng_def **out,
+                    errbuf *err);
+/* Drops the reference; NULL is a no-op. */
+void eng_def_release(eng *e, const eng_def *d);
+const st_def *eng_def_tables(const eng_def *d);
+/* The node indices sorted by id (def_index's order). */
+const uint32_t *eng_def_by_id(const eng_def *d);
+/* The node whose id is the n bytes at id, or ST_NONE (one hash probe). */
+uint32_t eng_def_lookup(const eng_def *d, const char *id, size_t n);
+/* The same for a run of ids in ascending (strcmp) order, as a merge with
+ * the sorted ids: *pos (0 before the first) moves forward over them, so
+ * the run costs about one comparison per id. Any order is still answered
+ * right, through eng_def_lookup. */
+uint32_t eng_def_seek(const eng_def *d, uint32_t *pos, const char *id,
+                      size_t n);
+
 /* ---- Status ---------------------------------------------------------------
  * The records of a task's status tree (status.c), for the api's
  * encoders. */
@@ -311,6 +339,7 @@ uint32_t def_find(const st_def *d, const uint32_t *by_id, const char *id);
 typedef struct eng_status_node {
   st_state s;
   uint32_t id;      /* pool offset of the node id */
+  uint32_t id_len;  /* its length in bytes */
   uint32_t def;     /* its node in the definition, or ST_NONE (the root) */
   uint32_t ex_data; /* FAILED nodes: pool offset of ex_data, or ST_NONE */
   uint32_t parent;  /* index of the parent record, or UINT32_MAX */
@@ -320,8 +349,10 @@ typedef struct eng_status_node {
 
 typedef struct eng_status {
   st_task task;
-  st_def def;             /* the task's definition (a private copy) */
-  uint32_t *by_id;        /* its node indices sorted by id */
+  eng *e;                 /* the engine the shared definition is from */
+  const eng_def *shared;  /* the reference behind def and by_id */
+  const st_def *def;      /* the task's definition (shared, immutable) */
+  const uint32_t *by_id;  /* its node indices sorted by id */
   eng_status_node *nodes; /* in creation order; n == 0: never started */
   size_t n, cap;
   uint32_t root; /* index of the root pipeline's record */

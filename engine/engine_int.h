@@ -2,7 +2,11 @@
 #ifndef RATTAN_ENGINE_INT_H
 #define RATTAN_ENGINE_INT_H
 
+#include <pthread.h>
+
 #include "engine.h"
+
+#define ENG_DEF_SLOTS 8 /* shared definitions (defcache.c) */
 
 struct eng {
   st_store *st;
@@ -17,9 +21,14 @@ struct eng {
   struct def_slot {
     char task[ST_ID_MAX + 1]; /* "" when free */
     st_def d;
-    uint32_t *by_id;  /* node indices sorted by id */
-  } defs[8];          /* decoded definitions, reused round robin */
-  unsigned def_next;  /* the slot to reuse next */
+    uint32_t *by_id; /* node indices sorted by id */
+  } defs[8];         /* decoded definitions, reused round robin */
+  unsigned def_next; /* the slot to reuse next */
+  /* Definitions shared with status readers on any thread (defcache.c);
+   * defs_mu guards the list and the entries' reference counts. */
+  pthread_mutex_t defs_mu;
+  struct eng_def *shared[ENG_DEF_SLOTS];
+  uint64_t shared_tick;
   struct comp *comps; /* registered components */
   size_t n_comps;
   int group;                /* group commit in eng_drive */
@@ -27,6 +36,10 @@ struct eng {
   unsigned group_max;       /* a batch's most steps */
   buf text; /* JSON text being stored; used by the writing thread only */
 };
+
+/* Sets up and tears down the shared definitions (defcache.c). */
+int eng_defs_init(eng *e);
+void eng_defs_free(eng *e);
 
 struct eng_txn {
   eng *e;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idhash.h"
 #include "run_int.h"
 
 #define NO_NODE UINT32_MAX
@@ -25,8 +26,8 @@ static int pool_add(buf *pool, const char *s, size_t n, uint32_t *off) {
 typedef struct load_ctx {
   eng_status *out;
   st_txn *t;
-  const st_def *d;
-  const uint32_t *by_id;
+  const eng_def *shared;
+  uint32_t def_pos; /* eng_def_seek's position */
   const char *root;
   size_t key_len; /* of "task\0" */
   errbuf *err;
@@ -56,44 +57,49 @@ static int load_ex_data(load_ctx *c, const char *node, eng_status_node *n) {
   return rc;
 }
 
+/* Makes room for one more record. */
+static int grow(eng_status *o) {
+  if (o->n < o->cap) return 0;
+  size_t cap = o->cap ? 2 * o->cap : 64;
+  eng_status_node *g = rt_realloc(o->nodes, cap * sizeof *g);
+  if (!g) return RATTAN_ENOMEM;
+  o->nodes = g;
+  o->cap = cap;
+  return 0;
+}
+
+/* Decodes a record straight into the next free slot, which counts only
+ * once the record is kept. */
 static int load_one(st_slice k, st_slice v, void *ctx) {
   load_ctx *c = ctx;
   eng_status *o = c->out;
-  eng_status_node n = {.parent = NO_NODE,
-                       .first = NO_NODE,
-                       .next = NO_NODE,
-                       .last = NO_NODE,
-                       .def = ST_NONE,
-                       .ex_data = ST_NONE};
-  if ((c->rc = st_state_decode(v.ptr, v.len, &n.s, c->err))) return 1;
+  if ((c->rc = grow(o))) goto out_fail;
+  eng_status_node *n = &o->nodes[o->n];
+  if ((c->rc = st_state_decode(v.ptr, v.len, &n->s, c->err))) return 1;
   /* bamboo's get_state_by_root: a node paused before it ran has no root
    * yet and is not part of the tree. */
-  if (strcmp(n.s.root_id, c->root)) return 0;
+  if (strcmp(n->s.root_id, c->root)) return 0;
   const char *id = (const char *)k.ptr + c->key_len;
   size_t id_len = k.len - c->key_len;
-  char idz[ST_ID_MAX + 1];
   if (id_len > ST_ID_MAX) {
     c->rc =
         err_set(c->err, RATTAN_ECORRUPT, "task %s: bad state key", o->task.id);
     return 1;
   }
-  memcpy(idz, id, id_len);
-  idz[id_len] = '\0';
-  n.def = def_find(c->d, c->by_id, idz);
-  if ((c->rc = pool_add(&o->pool, id, id_len, &n.id))) goto out_fail;
-  if (n.s.state == RATTAN_STATE_FAILED && (c->rc = load_ex_data(c, idz, &n)))
-    goto out_fail;
-  if (o->n == o->cap) {
-    size_t cap = o->cap ? 2 * o->cap : 64;
-    eng_status_node *g = rt_realloc(o->nodes, cap * sizeof *g);
-    if (!g) {
-      c->rc = RATTAN_ENOMEM;
-      goto out_fail;
-    }
-    o->nodes = g;
-    o->cap = cap;
+  n->parent = n->first = n->next = n->last = NO_NODE;
+  n->n_children = 0;
+  n->ex_data = ST_NONE;
+  n->id_len = (uint32_t)id_len;
+  /* Keys come in id order: a merge with the definition's sorted ids. */
+  n->def = eng_def_seek(c->shared, &c->def_pos, id, id_len);
+  if ((c->rc = pool_add(&o->pool, id, id_len, &n->id))) goto out_fail;
+  if (n->s.state == RATTAN_STATE_FAILED) {
+    char idz[ST_ID_MAX + 1];
+    memcpy(idz, id, id_len);
+    idz[id_len] = '\0';
+    if ((c->rc = load_ex_data(c, idz, n))) goto out_fail;
   }
-  o->nodes[o->n++] = n;
+  o->n++;
   return 0;
 out_fail:
   if (c->rc == RATTAN_ENOMEM || c->rc == RATTAN_ELIMIT)
@@ -101,18 +107,69 @@ out_fail:
   return 1;
 }
 
+/* Orders (seq, index) pairs; the index keeps equal creation numbers
+ * (version 1 records have none) in key order, as a stable sort would. */
 static int by_seq(const void *a, const void *b) {
-  uint32_t x = ((const eng_status_node *)a)->s.seq;
-  uint32_t y = ((const eng_status_node *)b)->s.seq;
-  return x < y ? -1 : x > y;
+  const uint32_t *x = a, *y = b;
+  if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* Orders record indices by node id (qsort_r; ctx is the eng_status). */
-static int id_cmp(const void *a, const void *b, void *ctx) {
-  const eng_status *o = ctx;
+/* Puts the records in creation order, a stable sort by seq. Creation
+ * numbers are dense (0, 1, ... per task, records are never deleted), so
+ * this is a counting sort; a sparse range falls back to qsort. Each
+ * record is moved once, into a new array. */
+static int sort_by_seq(eng_status *o, errbuf *err) {
+  size_t n = o->n;
+  uint32_t lo = UINT32_MAX, hi = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t s = o->nodes[i].s.seq;
+    lo = s < lo ? s : lo;
+    hi = s > hi ? s : hi;
+  }
+  size_t range = (size_t)(hi - lo) + 1;
+  int dense = range <= 2 * n + 64;
+  eng_status_node *to = rt_malloc(n * sizeof *to);
+  uint32_t *tmp = rt_malloc((dense ? range + 1 : 2 * n) * sizeof *tmp);
+  if (!to || !tmp) {
+    rt_free(to);
+    rt_free(tmp);
+    return err_set(err, RATTAN_ENOMEM, "status: out of memory");
+  }
+  if (dense) {
+    /* tmp[s - lo + 1] counts seq s, then becomes where seq s goes. */
+    memset(tmp, 0, (range + 1) * sizeof *tmp);
+    for (size_t i = 0; i < n; i++)
+      tmp[o->nodes[i].s.seq - lo + 1]++;
+    for (size_t s = 1; s <= range; s++)
+      tmp[s] += tmp[s - 1];
+    for (size_t i = 0; i < n; i++)
+      to[tmp[o->nodes[i].s.seq - lo]++] = o->nodes[i];
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      tmp[2 * i] = o->nodes[i].s.seq;
+      tmp[2 * i + 1] = (uint32_t)i;
+    }
+    qsort(tmp, n, 2 * sizeof *tmp, by_seq);
+    for (size_t i = 0; i < n; i++)
+      to[i] = o->nodes[tmp[2 * i + 1]];
+  }
+  rt_free(tmp);
+  rt_free(o->nodes);
+  o->nodes = to;
+  o->cap = n;
+  return 0;
+}
+
+/* The record whose id is the n bytes at id, or NO_NODE. */
+static uint32_t find_id(const eng_status *o, const uint32_t *slots, size_t mask,
+                        const char *id, size_t n) {
   const char *pool = (const char *)o->pool.data;
-  return strcmp(pool + o->nodes[*(const uint32_t *)a].id,
-                pool + o->nodes[*(const uint32_t *)b].id);
+  size_t h = (size_t)idh_hash(id, n) & mask;
+  for (uint32_t i; (i = slots[h]) != IDH_FREE; h = (h + 1) & mask)
+    if (o->nodes[i].id_len == n && !memcmp(pool + o->nodes[i].id, id, n))
+      return i;
+  return NO_NODE;
 }
 
 /* Links each record under its parent, keeping creation order; records
@@ -120,39 +177,25 @@ static int id_cmp(const void *a, const void *b, void *ctx) {
  * bamboo (which keeps only the root's direct children at the top). */
 static int link(eng_status *o, errbuf *err) {
   const char *pool = (const char *)o->pool.data;
-  size_t n = o->n;
-  uint32_t *order = rt_malloc((n ? n : 1) * sizeof *order);
-  if (!order) return err_set(err, RATTAN_ENOMEM, "status: out of memory");
-  /* Records by id, for finding parents: sort indices by id. */
-  for (size_t i = 0; i < n; i++)
-    order[i] = (uint32_t)i;
-  qsort_r(order, n, sizeof *order, id_cmp, o);
-  o->root = NO_NODE;
+  size_t n = o->n, slots = idh_slots(n), mask = slots - 1;
+  uint32_t *tab = rt_malloc(slots * sizeof *tab);
+  if (!tab) return err_set(err, RATTAN_ENOMEM, "status: out of memory");
+  memset(tab, 0xff, slots * sizeof *tab);
+  /* Keys are unique, so every record gets its own slot. */
+  for (size_t i = 0; i < n; i++) {
+    const eng_status_node *x = &o->nodes[i];
+    size_t h = (size_t)idh_hash(pool + x->id, x->id_len) & mask;
+    while (tab[h] != IDH_FREE)
+      h = (h + 1) & mask;
+    tab[h] = (uint32_t)i;
+  }
+  o->root = find_id(o, tab, mask, o->task.root, strlen(o->task.root));
   for (size_t i = 0; i < n; i++) {
     eng_status_node *x = &o->nodes[i];
-    if (!strcmp(pool + x->id, o->task.root)) {
-      o->root = (uint32_t)i;
-      continue;
-    }
-    /* The parent, by binary search over the ids. */
-    size_t lo = 0, hi = n;
-    const char *pid = x->s.parent_id;
-    while (lo < hi) {
-      size_t mid = lo + (hi - lo) / 2;
-      int cmp = strcmp(pool + o->nodes[order[mid]].id, pid);
-      if (cmp == 0) {
-        lo = mid;
-        break;
-      }
-      if (cmp < 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    if (lo < n && !strcmp(pool + o->nodes[order[lo]].id, pid))
-      x->parent = order[lo];
+    if (i != o->root)
+      x->parent = find_id(o, tab, mask, x->s.parent_id, strlen(x->s.parent_id));
   }
-  rt_free(order);
+  rt_free(tab);
   if (o->root == NO_NODE)
     return err_set(err, RATTAN_ECORRUPT, "task %s: no root record", o->task.id);
   /* Children in creation order: nodes are in it already. */
@@ -205,29 +248,25 @@ static int load_detail(st_txn *t, eng_status *o, const char *node,
 int eng_status_read(eng *e, st_txn *t, const char *task,
                     const char *detail_node, int64_t now, eng_status *o,
                     errbuf *err) {
-  *o = (eng_status){.root = NO_NODE, .data = ST_NONE};
+  *o = (eng_status){.e = e, .root = NO_NODE, .data = ST_NONE};
   o->now = now != ST_NO_TIME ? now : eng_now(e);
   int rc = st_task_get(t, task, &o->task, err);
   if (rc == RATTAN_ENOTFOUND) err_set(err, rc, "task %s: no such task", task);
   if (rc) return rc;
   load_ctx c = {.out = o, .t = t, .root = o->task.root, .err = err};
-  /* A private copy of the definition, not the engine's cache: status
-   * may be read from other threads while one drives (the cache is the
-   * driver's). */
-  if ((rc = st_def_get(t, task, &o->def, err))) return rc;
-  if (!(o->by_id = rt_malloc((o->def.n_nodes ? o->def.n_nodes : 1) *
-                             sizeof *o->by_id)))
-    return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
-  def_index(&o->def, o->by_id);
-  c.d = &o->def;
-  c.by_id = o->by_id;
+  /* The shared definition, not the driver's cache: status may be read
+   * from other threads while one drives. */
+  if ((rc = eng_def_acquire(e, t, &o->task, &o->shared, err))) return rc;
+  o->def = eng_def_tables(o->shared);
+  o->by_id = eng_def_by_id(o->shared);
+  c.shared = o->shared;
   c.key_len = strlen(task) + 1;
   rc = st_each(t, ST_DB_STATES, (st_slice){task, c.key_len}, load_one, &c, err);
   if (rc == 1) rc = c.rc;
   if (!rc && detail_node)
     rc = load_detail(t, o, *detail_node ? detail_node : o->task.root, err);
   if (rc || o->n == 0) return rc; /* n == 0: not started */
-  qsort(o->nodes, o->n, sizeof *o->nodes, by_seq);
+  if ((rc = sort_by_seq(o, err))) return rc;
   return link(o, err);
 }
 
@@ -245,8 +284,7 @@ int eng_status_load(eng *e, const char *task, const char *detail_node,
 }
 
 void eng_status_free(eng_status *o) {
-  st_def_free(&o->def);
-  rt_free(o->by_id);
+  if (o->shared) eng_def_release(o->e, o->shared);
   rt_free(o->attempts);
   rt_free(o->nodes);
   buf_free(&o->pool);

@@ -73,7 +73,7 @@ int mp_read_array(mp_rd *r, uint32_t *n) {
   return 0;
 }
 
-int mp_read_uint(mp_rd *r, uint64_t max, uint64_t *v) {
+int mp_read_uint_slow(mp_rd *r, uint64_t max, uint64_t *v) {
   if (!left(r)) return bad(r, "truncated, expected an integer");
   const uint8_t *at = r->p;
   uint8_t b = *r->p;
@@ -114,7 +114,7 @@ int mp_read_int(mp_rd *r, int64_t min, int64_t max, int64_t *v) {
   uint8_t b = *r->p;
   uint64_t u;
   if (b <= 0x7f || (b >= 0xcc && b <= 0xcf)) {
-    if (mp_read_uint(r, INT64_MAX, &u)) return RATTAN_ECORRUPT;
+    if (mp_read_uint_slow(r, INT64_MAX, &u)) return RATTAN_ECORRUPT;
     *v = (int64_t)u;
   } else if (b >= 0xe0) {
     *v = (int8_t)b;
@@ -134,7 +134,7 @@ int mp_read_int(mp_rd *r, int64_t min, int64_t max, int64_t *v) {
   return 0;
 }
 
-int mp_read_time(mp_rd *r, int64_t *v) {
+int mp_read_time_slow(mp_rd *r, int64_t *v) {
   if (left(r) && *r->p == 0xc0) {
     r->p++;
     *v = ST_NO_TIME;
@@ -160,7 +160,7 @@ int mp_read_bin(mp_rd *r, const uint8_t **p, uint32_t *n) {
   return 0;
 }
 
-int mp_read_cstr(mp_rd *r, char *out, size_t max) {
+int mp_read_cstr_slow(mp_rd *r, char *out, size_t max) {
   if (!left(r)) return bad(r, "truncated, expected a string");
   uint8_t b = *r->p;
   uint64_t n;
