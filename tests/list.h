@@ -228,3 +228,5 @@ T(concurrency_snapshot_readers)
 T(concurrency_two_writers)
 T(concurrency_killed_reader_reclaimed)
 T(concurrency_long_read_growth_ends)
+/* bad input */
+T(badinput_sweep)
