@@ -2,7 +2,7 @@
 # Installs the Debian packages rattan needs, only those missing.
 # Does nothing (and needs no root) when everything is present.
 set -eu
-PKGS="make gcc liblmdb-dev lmdb-utils libmsgpack-dev libcbor-dev libjansson-dev libmicrohttpd-dev curl pkg-config clang libclang-rt-14-dev clang-format"
+PKGS="make gcc liblmdb-dev lmdb-utils libmsgpack-dev libcbor-dev libjansson-dev libmicrohttpd-dev curl pkg-config clang libclang-rt-14-dev clang-format python3"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps: not a Debian system; install by hand: $PKGS" >&2

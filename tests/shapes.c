@@ -60,3 +60,47 @@ char *shape_fan_out(int branches, int len) {
   }
   return (char *)b.data;
 }
+
+/* Start, len no-op activities one after another, end. */
+char *shape_chain(int len) {
+  buf b = {0};
+  char line[256];
+  int oom = 0;
+#define OUT(...)                                            \
+  do {                                                      \
+    int n_ = snprintf(line, sizeof line, __VA_ARGS__);      \
+    oom |= n_ < 0 || buf_append(&b, line, (size_t)n_) != 0; \
+  } while (0)
+  OUT("{\"id\":\"root\",\"start_event\":{\"id\":\"s\",\"type\":"
+      "\"EmptyStartEvent\",\"incoming\":\"\",\"outgoing\":\"f0\"},"
+      "\"end_event\":{\"id\":\"e\",\"type\":\"EmptyEndEvent\","
+      "\"incoming\":[\"f%d\"],\"outgoing\":\"\"},\"activities\":{",
+      len);
+  for (int i = 0; i < len; i++)
+    OUT("%s\"a%d\":{\"id\":\"a%d\",\"type\":\"ServiceActivity\","
+        "\"incoming\":[\"f%d\"],\"outgoing\":\"f%d\",\"component\":"
+        "{\"code\":\"noop\",\"inputs\":{}},\"error_ignorable\":false,"
+        "\"skippable\":true,\"retryable\":true}",
+        i ? "," : "", i, i, i, i + 1);
+  OUT("},\"gateways\":{},\"flows\":{");
+  for (int i = 0; i <= len; i++) {
+    char src[32], dst[32];
+    if (i == 0)
+      snprintf(src, sizeof src, "s");
+    else
+      snprintf(src, sizeof src, "a%d", i - 1);
+    if (i == len)
+      snprintf(dst, sizeof dst, "e");
+    else
+      snprintf(dst, sizeof dst, "a%d", i);
+    OUT("%s\"f%d\":{\"id\":\"f%d\",\"source\":\"%s\",\"target\":\"%s\"}",
+        i ? "," : "", i, i, src, dst);
+  }
+  OUT("},\"data\":{\"inputs\":{},\"outputs\":[]}}");
+#undef OUT
+  if (oom || buf_append(&b, "", 1)) {
+    buf_free(&b);
+    return NULL;
+  }
+  return (char *)b.data;
+}

@@ -8,4 +8,8 @@
  * (free with rt_free), or NULL when out of memory. */
 char *shape_fan_out(int branches, int len);
 
+/* A bamboo tree: start, `len` no-op activities in a line, end. Allocated
+ * as shape_fan_out's. */
+char *shape_chain(int len);
+
 #endif
