@@ -106,7 +106,8 @@ static int op_status_unknown(rattan_engine *e, const char *v) {
   return rattan_task_state(e, "nosuchtask", &st);
 }
 
-/* ---- Journals ----------------------------------------------------------------
+/* ---- Journals
+ * ----------------------------------------------------------------
  */
 
 static void cut_half(buf *x) {
@@ -130,24 +131,28 @@ static void trailing(buf *x) {
   ASSERT_EQ(buf_append(x, junk, sizeof junk), 0);
 }
 
-/* ---- The table -----------------------------------------------------------------
+/* ---- The table
+ * -----------------------------------------------------------------
  */
 
-#define DEF_ROW(n, t, at) {n, DEF, RATTAN_EDEF, at, t, 0, NULL, NULL}
-#define OP_ROW(n, w, f, at)  {n, OP, w, at, NULL, 0, f, NULL}
-#define REPLAY_ROW(n, w, d, at) {n, REPLAY, w, at, NULL, 0, NULL, d}
+#define DEF_ROW(n, t, at) \
+  { n, DEF, RATTAN_EDEF, at, t, 0, NULL, NULL }
+#define OP_ROW(n, w, f, at) \
+  { n, OP, w, at, NULL, 0, f, NULL }
+#define REPLAY_ROW(n, w, d, at) \
+  { n, REPLAY, w, at, NULL, 0, NULL, d }
 
 static const row rows[] = {
     DEF_ROW("not JSON", "{nope", "byte 5"),
     DEF_ROW("truncated", "{\"id\": \"p\", \"start_event\": {", "byte 28"),
     DEF_ROW("empty", "", "byte 0"),
     DEF_ROW("an array", "[1, 2]", "object"),
-    DEF_ROW("no start event", EDEF,
+    DEF_ROW("no start event",
             "{\"id\":\"p\",\"activities\":{},\"gateways\":{},\"flows\":{},"
             "\"end_event\":{\"id\":\"e\",\"type\":\"EmptyEndEvent\","
             "\"incoming\":[],\"outgoing\":\"\"}}",
             "start_event"),
-    DEF_ROW("flow to nowhere", EDEF,
+    DEF_ROW("flow to nowhere",
             "{\"id\":\"p\",\"start_event\":{\"id\":\"s\",\"type\":"
             "\"EmptyStartEvent\",\"incoming\":\"\",\"outgoing\":\"f1\"},"
             "\"activities\":{},\"gateways\":{},\"flows\":{\"f1\":{\"id\":"
@@ -164,16 +169,15 @@ static const row rows[] = {
     OP_ROW("retry with inputs not JSON", RATTAN_EINVAL, op_retry_bad_inputs,
            "byte 6"),
     OP_ROW("skip a running node", RATTAN_ESTATE, op_skip_running, "RUNNING"),
-    OP_ROW("skip an activity as a gateway", RATTAN_ESTATE,
-           op_skip_exg_activity, "bad"),
+    OP_ROW("skip an activity as a gateway", RATTAN_ESTATE, op_skip_exg_activity,
+           "bad"),
     OP_ROW("pause an activity as a subprocess", RATTAN_ESTATE,
            op_subprocess_pause_activity, "w"),
     OP_ROW("forced fail of a finished node", RATTAN_ESTATE,
            op_forced_fail_finished, "done"),
     OP_ROW("callback with a wrong version", RATTAN_EVERSION,
            op_callback_wrong_version, "v00000000000000000000000000000000"),
-    OP_ROW("callback data not JSON", RATTAN_EINVAL, op_callback_bad_data,
-           "w"),
+    OP_ROW("callback data not JSON", RATTAN_EINVAL, op_callback_bad_data, "w"),
     OP_ROW("callback to a failed node", RATTAN_ESTATE, op_callback_not_waiting,
            "bad"),
     OP_ROW("unknown node", RATTAN_EINVAL, op_unknown_node, "nosuchnode"),
