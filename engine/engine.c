@@ -43,7 +43,9 @@ int eng_open(eng **out, const char *dir, const eng_config *cfg, errbuf *err) {
     err_set(err, rc, "engine: cannot make a mutex");
     goto out_free_engine;
   }
-  if ((rc = st_open(&e->st, dir, &cfg->store, err))) goto out_free_defs;
+  st_config sc = cfg->store;
+  sc.group = cfg->group;
+  if ((rc = st_open(&e->st, dir, &sc, err))) goto out_free_defs;
   if ((rc = eng_register_builtins(e, err))) goto out_close_store;
   if (e->clock.kind == RATTAN_CLOCK_VIRTUAL && (rc = vclock_resume(e, err)))
     goto out_close_store;

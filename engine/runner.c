@@ -967,14 +967,16 @@ int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *res,
     }
   }
   step_reset(&s);
-  /* Nothing is reported done before it is durable. A failed write took
-   * its batch with it; after any other failure the batch commits. */
+  /* Nothing is reported done before it is durable: the last batch
+   * commits, then every batch of the drive is flushed. A failed write
+   * took its batch with it; after any other failure the batch commits. */
   if (e->group) {
     if (rc < 0 && !st_batch_open(e->st)) {
       res->steps -= b.steps;
       b.steps = 0;
     }
     int crc = commit(e, &b, res, err);
+    if (crc == 0) crc = st_batch_flush(e->st, err);
     if (crc == ST_AGAIN)
       res->more = 1; /* lost after all: the caller drives again */
     else if (crc)

@@ -137,13 +137,17 @@ typedef enum rattan_durability {
   RATTAN_DURABILITY_NOSYNC = 1, /* no flush: a process crash loses nothing,
                                    an OS crash may lose the last commits */
   /* Group commit: rattan_drive() gathers its steps (of every task it
-   * drives, and of each task's parallel branches) into one transaction
-   * and flushes it once group_window_us has passed since the batch began
-   * or group_max steps are in it, and always before it returns. Nothing
-   * of a batch is visible to other threads or processes, or reported as
-   * done, before its flush. Other calls commit and flush on their own, as
-   * with SYNC (a call made while a batch is open flushes the batch first).
-   * A crash loses only the open batch, which the next drive redoes: its
+   * drives, and of each task's parallel branches) into one transaction,
+   * committed once group_window_us has passed since the batch began or
+   * group_max steps are in it, and always before it returns. A batch's
+   * commit flushes its data; the page that makes it current is flushed
+   * with the next batch, and every batch is flushed before rattan_drive
+   * returns, so nothing is reported done before it is durable (other
+   * threads and processes see a batch once it commits; a power cut before
+   * the drive returns may undo the drive's last batches, never half of
+   * one). Other calls commit and flush on their own, as with SYNC (a call
+   * made while a batch is open commits the batch first). A crash loses
+   * only what was not flushed, which the next drive redoes: its
    * components run again (at least once, as after any crash). */
   RATTAN_DURABILITY_GROUP = 2
 } rattan_durability;

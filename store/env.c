@@ -54,6 +54,8 @@ struct st_store {
   int batch;
   pthread_t batch_owner;
   int lost;
+  int group;        /* batches commit without flushing their meta page */
+  int unflushed;    /* a batch committed since the last full flush */
   unsigned commits; /* since open, for the periodic reader check */
   char dir[256];
   struct {
@@ -263,8 +265,18 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
     if (rc) return rc;
     if (mrc) return map_err(s, mrc, "commit", err);
     committed(s);
-    return 0;
+    /* A group store's commits leave their meta page unflushed. */
+    if (s->group) s->unflushed = 1;
+    return st_batch_flush(s, err);
   }
+}
+
+int st_batch_flush(st_store *s, errbuf *err) {
+  if (!s->unflushed) return 0;
+  int rc = mdb_env_sync(s->env, 1);
+  if (rc) return map_err(s, rc, "flush", err);
+  s->unflushed = 0;
+  return 0;
 }
 
 /* Ends the open batch without writing anything of it. */
@@ -325,6 +337,7 @@ int st_batch_commit(st_store *s, errbuf *err) {
   }
   if (mrc) return map_err(s, mrc, "commit", err);
   committed(s);
+  if (s->group) s->unflushed = 1;
   return 0;
 }
 
@@ -583,7 +596,11 @@ int st_open(st_store **out, const char *dir, const st_config *cfg,
     goto out_free_store;
   }
   unsigned flags = MDB_NOTLS;
-  if (cfg && cfg->nosync) flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  if (cfg && cfg->nosync)
+    flags |= MDB_NOSYNC | MDB_NOMETASYNC;
+  else if (cfg && cfg->group)
+    flags |= MDB_NOMETASYNC;
+  s->group = cfg && cfg->group && !cfg->nosync;
   if ((rc = mdb_env_set_maxdbs(s->env, ST_DB_COUNT)) ||
       (rc = mdb_env_set_mapsize(s->env, map)) ||
       (rc = mdb_env_open(s->env, dir, flags, 0600))) {
@@ -612,6 +629,7 @@ out_free_store:
 void st_close(st_store *s) {
   if (!s) return;
   if (s->batch) batch_abort(s);
+  st_batch_flush(s, NULL); /* best effort: a failed drive may leave one */
   mdb_env_close(s->env);
   buf_free(&s->w.scratch);
   jr_free(&s->w);

@@ -60,7 +60,12 @@ enum st_db {
 #define ST_NO_TIME     INT64_MIN /* an unset time */
 
 typedef struct st_config {
-  int nosync;          /* no flush at commit */
+  int nosync; /* no flush at commit */
+  /* Group commit: a batch's commit flushes its data but not the page
+   * that makes it current (LMDB's MDB_NOMETASYNC), which the next flush
+   * carries; st_batch_flush makes every commit durable. Plain st_write
+   * commits still flush both before they return. */
+  int group;
   size_t map_size;     /* initial map size in bytes, 0 for the default */
   size_t map_size_max; /* growth stops here, 0 for the default */
 } st_config;
@@ -110,9 +115,14 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
 /* Runs fn as st_write does, but inside the open batch (beginning one if
  * none is open). Returns 0 once fn's changes are in the batch. */
 int st_batch_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err);
-/* Commits the open batch, if any; 0 once it is durable (flushed, unless
- * the store is nosync). */
+/* Commits the open batch, if any. In a group store its data is flushed
+ * but it is durable only after the next st_batch_flush (or plain
+ * st_write); a crash of the machine before then may undo it, never
+ * half of it. */
 int st_batch_commit(st_store *s, errbuf *err);
+/* Makes every committed batch durable: 0 once flushed (at once when
+ * nothing waits, or the store is nosync). */
+int st_batch_flush(st_store *s, errbuf *err);
 /* Whether a batch is open. */
 int st_batch_open(st_store *s);
 /* The id of the last committed transaction (it counts commits). */
