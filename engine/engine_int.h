@@ -7,6 +7,10 @@
 #include "engine.h"
 
 #define ENG_DEF_SLOTS 8 /* shared definitions (defcache.c) */
+/* The driver's own decoded definitions (runner.c): enough slots for the
+ * tasks a drive keeps in flight, within a budget of nodes. */
+#define RUN_DEF_SLOTS 64
+#define RUN_DEF_NODES (1u << 18)
 
 struct eng {
   st_store *st;
@@ -21,9 +25,10 @@ struct eng {
   struct def_slot {
     char task[ST_ID_MAX + 1]; /* "" when free */
     st_def d;
-    uint32_t *by_id; /* node indices sorted by id */
-  } defs[8];         /* decoded definitions, reused round robin */
-  unsigned def_next; /* the slot to reuse next */
+    uint32_t *by_id;     /* node indices sorted by id */
+  } defs[RUN_DEF_SLOTS]; /* decoded definitions, reused round robin */
+  unsigned def_next;     /* the slot to reuse next */
+  size_t def_nodes;      /* nodes in all of defs */
   /* Definitions shared with status readers on any thread (defcache.c);
    * defs_mu guards the list and the entries' reference counts. */
   pthread_mutex_t defs_mu;

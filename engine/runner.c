@@ -33,19 +33,25 @@ void def_index(const st_def *d, uint32_t *by_id) {
   qsort_r(by_id, d->n_nodes, sizeof *by_id, by_id_cmp, (void *)d);
 }
 
+/* Empties slot s. */
+static void slot_free(eng *e, struct def_slot *s) {
+  e->def_nodes -= s->task[0] ? s->d.n_nodes : 0;
+  st_def_free(&s->d);
+  rt_free(s->by_id);
+  s->by_id = NULL;
+  s->task[0] = '\0';
+}
+
 int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
             const uint32_t **by_id, errbuf *err) {
-  for (unsigned i = 0; i < 8; i++)
-    if (!strcmp(e->defs[i].task, task)) {
+  for (unsigned i = 0; i < RUN_DEF_SLOTS; i++)
+    if (e->defs[i].task[0] == task[0] && !strcmp(e->defs[i].task, task)) {
       *d = &e->defs[i].d;
       if (by_id) *by_id = e->defs[i].by_id;
       return 0;
     }
   struct def_slot *s = &e->defs[e->def_next];
-  st_def_free(&s->d);
-  rt_free(s->by_id);
-  s->by_id = NULL;
-  s->task[0] = '\0';
+  slot_free(e, s);
   int rc = st_def_get(st, task, &s->d, err);
   if (!rc && !(s->by_id = rt_malloc((s->d.n_nodes ? s->d.n_nodes : 1) *
                                     sizeof *s->by_id)))
@@ -56,19 +62,21 @@ int run_def(eng *e, st_txn *st, const char *task, const st_def **d,
   }
   def_index(&s->d, s->by_id);
   snprintf(s->task, sizeof s->task, "%s", task);
-  e->def_next = (e->def_next + 1) % 8;
+  e->def_nodes += s->d.n_nodes;
+  /* Over the budget, the other slots go, oldest first. */
+  unsigned mine = e->def_next;
+  e->def_next = (e->def_next + 1) % RUN_DEF_SLOTS;
+  for (unsigned i = e->def_next; e->def_nodes > RUN_DEF_NODES && i != mine;
+       i = (i + 1) % RUN_DEF_SLOTS)
+    slot_free(e, &e->defs[i]);
   *d = &s->d;
   if (by_id) *by_id = s->by_id;
   return 0;
 }
 
 void run_def_cache_free(eng *e) {
-  for (unsigned i = 0; i < 8; i++) {
-    st_def_free(&e->defs[i].d);
-    rt_free(e->defs[i].by_id);
-    e->defs[i].by_id = NULL;
-    e->defs[i].task[0] = '\0';
-  }
+  for (unsigned i = 0; i < RUN_DEF_SLOTS; i++)
+    slot_free(e, &e->defs[i]);
 }
 
 int run_init(run *r, eng_txn *t, const char *task, const char *kind,
@@ -109,6 +117,11 @@ typedef struct step {
   st_state rec;             /* the node's record the call belongs to */
   st_sched sched;
   json_t *inputs, *outputs;
+  /* CALL_EXECUTE: the execution data push stored, whose inputs and
+   * outputs are the two above; apply starts from it instead of reading
+   * it back (nothing else writes it while the node runs at this
+   * version, which apply checks first). */
+  json_t *data;
   char *callback; /* the callback data, JSON text */
   /* The call's result, for the apply transaction. */
   int ok, finish;
@@ -119,8 +132,9 @@ typedef struct step {
 static void step_reset(step *s) {
   json_decref(s->inputs);
   json_decref(s->outputs);
+  json_decref(s->data);
   rt_free(s->callback);
-  s->inputs = s->outputs = NULL;
+  s->inputs = s->outputs = s->data = NULL;
   s->callback = NULL;
   s->call = CALL_NONE;
 }
@@ -404,7 +418,7 @@ static int run_activity(run *r, st_proc *p, uint32_t ni, const st_state *rec,
   snprintf(s->node, sizeof s->node, "%s", id);
   s->inputs = inputs;
   s->outputs = outputs;
-  json_decref(data);
+  s->data = data;
   return 0;
 out_free:
   json_decref(data);
@@ -604,7 +618,7 @@ static int apply(eng_txn *t, void *ctx, errbuf *err) {
     if (rc) return rc == RATTAN_ENOTFOUND ? 0 : rc;
     if (sc.times != s->sched.times || strcmp(sc.version, st.version)) return 0;
   }
-  json_t *data = data_load(&r, s->node);
+  json_t *data = s->data ? json_incref(s->data) : data_load(&r, s->node);
   if (!data) return err->code;
   json_t *out = s->outputs;
   json_object_set_new(out, "_result", json_boolean(s->ok));

@@ -242,6 +242,7 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
     if (rc) return rc;
     t->failed = t->mapfull = 0;
     t->scratch.len = 0;
+    jr_begin_txn(t);
     jr_reset(t);
     rc = fn(t, ctx, err);
     if (rc == 0) rc = st_journal_end(t, NULL, err);
@@ -298,6 +299,7 @@ int st_batch_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
   if (!s->batch) {
     if ((rc = txn_begin(s, 0, &t->txn, err))) return rc;
     t->failed = t->mapfull = 0;
+    jr_begin_txn(t);
     s->batch = 1;
     s->batch_owner = pthread_self();
   }

@@ -31,6 +31,10 @@ void jr_reset(st_txn *t) {
   j->n_args = j->n_changes = 0;
 }
 
+void jr_begin_txn(st_txn *t) {
+  st_jframe(t)->last_task[0] = '\0';
+}
+
 void jr_free(st_txn *t) {
   buf_free(&st_jframe(t)->args);
   buf_free(&st_jframe(t)->changes);
@@ -272,7 +276,11 @@ int st_journal_end(st_txn *t, uint64_t *seq, errbuf *err) {
   j->open = 0;
   if (j->n_changes == 0) return 0;
   uint64_t last;
-  int rc = st_journal_count(t, j->task, &last, err);
+  int rc = 0;
+  if (!strcmp(j->last_task, j->task))
+    last = j->last_seq;
+  else
+    rc = st_journal_count(t, j->task, &last, err);
   if (rc) return rc;
   buf *b = st_scratch(t);
   size_t at = b->len;
@@ -298,8 +306,11 @@ int st_journal_end(st_txn *t, uint64_t *seq, errbuf *err) {
   rc = st_insert(t, ST_DB_JOURNAL, key_slice(&k),
                  (st_slice){b->data + at, b->len - at}, err);
   b->len = at;
-  if (rc == 0 && seq) *seq = last + 1;
-  return rc;
+  if (rc) return rc;
+  memcpy(j->last_task, j->task, sizeof j->last_task);
+  j->last_seq = last + 1;
+  if (seq) *seq = last + 1;
+  return 0;
 }
 
 int st_journal_get(st_txn *t, const char *task, uint64_t seq, st_slice *out,

@@ -37,6 +37,11 @@ typedef struct jframe {
   unsigned n_args;
   buf changes; /* the encoded changes, n_changes of them */
   unsigned n_changes;
+  /* The last entry this transaction wrote (last_task "" when none): the
+   * next entry of that task follows it, with no lookup. Only this txn
+   * writes the journal, so it stays exact until the txn ends. */
+  char last_task[ST_ID_MAX + 1];
+  uint64_t last_seq;
 } jframe;
 
 /* The write txn's frame, and marking the txn failed (env.c). */
@@ -44,6 +49,8 @@ jframe *st_jframe(st_txn *t);
 void st_txn_fail(st_txn *t);
 
 void jr_reset(st_txn *t);
+/* Forgets what the previous transaction wrote: call as a txn begins. */
+void jr_begin_txn(st_txn *t);
 void jr_free(st_txn *t);
 /* 0 when a write to task's records may go ahead and be journaled: the
  * open entry is task's. A write outside an entry is refused, so nothing
