@@ -118,27 +118,6 @@ static inline uint8_t *mp_int(uint8_t *p, int64_t v) {
   return be(p, (uint64_t)v, 8);
 }
 
-/* A CBOR head: major type and argument, in the smallest form. */
-static inline uint8_t *cb_head(uint8_t *p, unsigned major, uint64_t v) {
-  uint8_t mt = (uint8_t)(major << 5);
-  if (v < 24) {
-    *p++ = (uint8_t)(mt | v);
-  } else if (v < 256) {
-    *p++ = mt | 24;
-    *p++ = (uint8_t)v;
-  } else if (v < 65536) {
-    *p++ = mt | 25;
-    p = be(p, v, 2);
-  } else if (v < 4294967296ULL) {
-    *p++ = mt | 26;
-    p = be(p, v, 4);
-  } else {
-    *p++ = mt | 27;
-    p = be(p, v, 8);
-  }
-  return p;
-}
-
 /* memcpy for the short strings most items are: fixed-size overlapping
  * moves the compiler inlines, instead of a call per item; never reads
  * outside the n bytes at s. */
@@ -194,7 +173,7 @@ static void open_level(emitter *m, size_t n, int list) {
     raw(m, list ? "[" : "{", 1);
   } else if (room(m, HEAD_MAX)) {
     done(m, m->fmt == EM_MSGPACK ? mp_container_head(at(m), n, list)
-                                 : cb_head(at(m), list ? 4 : 5, n));
+                                 : cbw_head(at(m), list ? 4 : 5, n));
   }
   if (m->depth >= EM_DEPTH_MAX) {
     m->oom = 1;
@@ -349,7 +328,7 @@ static void json_text(emitter *m, const char *s, size_t n, const char *tail,
 static void bin_text(emitter *m, const char *s, size_t n) {
   if (!room(m, HEAD_MAX + n)) return;
   uint8_t *o =
-      m->fmt == EM_MSGPACK ? mp_str_head(at(m), n) : cb_head(at(m), 3, n);
+      m->fmt == EM_MSGPACK ? mp_str_head(at(m), n) : cbw_head(at(m), 3, n);
   done(m, copy(o, s, n));
 }
 
@@ -403,8 +382,8 @@ void em_int(emitter *m, int64_t v) {
     raw(m, p, (size_t)(t + sizeof t - p));
   } else if (room(m, HEAD_MAX)) {
     done(m, m->fmt == EM_MSGPACK ? mp_int(at(m), v)
-            : v >= 0             ? cb_head(at(m), 0, (uint64_t)v)
-                                 : cb_head(at(m), 1, (uint64_t)(-1 - v)));
+            : v >= 0             ? cbw_head(at(m), 0, (uint64_t)v)
+                                 : cbw_head(at(m), 1, (uint64_t)(-1 - v)));
   }
 }
 
