@@ -6,6 +6,8 @@
  */
 #include "builtins.h"
 
+#include "store/mem.h"
+
 #include <jansson.h>
 
 #include <errno.h>
@@ -72,31 +74,6 @@ static int output_int(rattan_call *c, const char *key, int64_t *v) {
   if (errno || *end) return -1;
   *v = x;
   return 0;
-}
-
-/* The length of the valid UTF-8 sequence starting s (n bytes available),
- * or 0: overlong forms, surrogates and code points past U+10FFFF are
- * invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  uint32_t cp, min;
-  size_t len;
-  if (s[0] < 0x80) return 1;
-  if ((s[0] & 0xE0) == 0xC0) {
-    len = 2, cp = s[0] & 0x1F, min = 0x80;
-  } else if ((s[0] & 0xF0) == 0xE0) {
-    len = 3, cp = s[0] & 0x0F, min = 0x800;
-  } else if ((s[0] & 0xF8) == 0xF0) {
-    len = 4, cp = s[0] & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
 }
 
 /* The text of the string output key, copied into out (cap bytes with the
@@ -345,11 +322,11 @@ static int shell_execute(rattan_call *c, void *ctx) {
   return 0;
 }
 
-/* Reads at most the last TAIL_MAX bytes of the file at path into buf
+/* Reads at most the last TAIL_MAX bytes of the file at path into tail
  * (TAIL_MAX + 1 bytes) and makes them valid UTF-8 text: a sequence cut at
  * the start is dropped, invalid bytes and NULs become '?'. Returns 0 with
- * *text in buf, or an errno value. */
-static int read_tail(const char *path, char *buf, const char **text) {
+ * *text in tail, or an errno value. */
+static int read_tail(const char *path, char *tail, const char **text) {
   int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
   size_t n = 0, skip = 0;
   if (fd < 0) return errno;
@@ -357,24 +334,24 @@ static int read_tail(const char *path, char *buf, const char **text) {
   off_t from = end > TAIL_MAX ? end - TAIL_MAX : 0;
   if (end < 0) err = errno;
   while (!err && n < TAIL_MAX && from + (off_t)n < end) {
-    ssize_t r = pread(fd, buf + n, TAIL_MAX - n, from + (off_t)n);
+    ssize_t r = pread(fd, tail + n, TAIL_MAX - n, from + (off_t)n);
     if (r < 0 && errno != EINTR) err = errno;
     if (r == 0) break;
     if (r > 0) n += (size_t)r;
   }
   close(fd);
   if (err) return err;
-  unsigned char *s = (unsigned char *)buf;
+  unsigned char *s = (unsigned char *)tail;
   while (from > 0 && skip < 3 && skip < n && (s[skip] & 0xC0) == 0x80) {
     skip++;
   }
   for (size_t i = skip; i < n;) {
-    size_t len = s[i] ? utf8_seq(s + i, n - i) : 0;
+    size_t len = s[i] ? rt_utf8_seq(s + i, n - i) : 0;
     if (len == 0) s[i] = '?', len = 1;
     i += len;
   }
-  buf[n] = '\0';
-  *text = buf + skip;
+  tail[n] = '\0';
+  *text = tail + skip;
   return 0;
 }
 
@@ -382,7 +359,7 @@ static int read_tail(const char *path, char *buf, const char **text) {
  * (the exit status; 128 + N when killed by signal N, as sh reports it for
  * its own children) and stdout (the output's tail), then the file goes. */
 static int shell_schedule(rattan_call *c, void *ctx) {
-  char path[PATH_CAP], buf[TAIL_MAX + 1], msg[MSG_MAX];
+  char path[PATH_CAP], tail[TAIL_MAX + 1], msg[MSG_MAX];
   const char *text = NULL;
   int64_t pid;
   int status;
@@ -400,7 +377,7 @@ static int shell_schedule(rattan_call *c, void *ctx) {
   /* Without WUNTRACED, only an exit or a killing signal is reported. */
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (put_int(c, "exit_code", code)) return 1;
-  int err = read_tail(path, buf, &text);
+  int err = read_tail(path, tail, &text);
   (void)unlink(path); /* a stray temporary file is not worth a failure */
   if (err) {
     snprintf(msg, sizeof msg, "shell: cannot read the output %s", path);

@@ -21,38 +21,6 @@ static int put(buf *b, const char *s, size_t n) {
   return buf_append(b, s, n) ? -1 : 0;
 }
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), 0 if
- * there is none: jansson's definition (no overlongs, no surrogates,
- * nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t len;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c < 0xC2) return 0;
-  if (c < 0xE0) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c < 0xF0) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if (c < 0xF5) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (len > n) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = cp << 6 | (s[i] & 0x3F);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
 static int put_string(buf *b, const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   if (put(b, "\"", 1)) return -1;
@@ -60,7 +28,7 @@ static int put_string(buf *b, const char *str, size_t n) {
   for (size_t i = 0; i < n;) {
     unsigned c = s[i];
     if (c >= 0x20 && c != '"' && c != '\\') {
-      size_t len = utf8_len(s + i, n - i);
+      size_t len = rt_utf8_seq(s + i, n - i);
       if (!len) return -1;
       i += len;
       plain += len;

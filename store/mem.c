@@ -92,24 +92,27 @@ int buf_append(buf *b, const void *p, size_t n) {
   return 0;
 }
 
-int rt_utf8_valid(const void *s, size_t n) {
+size_t rt_utf8_seq(const void *s, size_t n) {
   static const unsigned min[4] = {0, 0x80, 0x800, 0x10000};
-  const unsigned char *p = s, *end = p + n;
-  while (p < end) {
-    int k = *p < 0x80         ? 0
-            : (*p >> 5) == 6  ? 1
-            : (*p >> 4) == 14 ? 2
-            : (*p >> 3) == 30 ? 3
-                              : -1;
-    if (k < 0 || end - p <= k) return 0;
-    unsigned cp = k ? *p & (0x3fu >> k) : *p;
-    for (int i = 1; i <= k; i++) {
-      if ((p[i] & 0xc0) != 0x80) return 0;
-      cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return 0;
-    p += k + 1;
+  const unsigned char *p = s;
+  int k = *p < 0x80         ? 0
+          : (*p >> 5) == 6  ? 1
+          : (*p >> 4) == 14 ? 2
+          : (*p >> 3) == 30 ? 3
+                            : -1;
+  if (k < 0 || n <= (size_t)k) return 0;
+  unsigned cp = k ? *p & (0x3fu >> k) : *p;
+  for (int i = 1; i <= k; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = cp << 6 | (p[i] & 0x3f);
   }
+  if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return (size_t)k + 1;
+}
+
+int rt_utf8_valid(const void *s, size_t n) {
+  const unsigned char *p = s, *end = p + n;
+  for (size_t k; p < end; p += k)
+    if (!(k = rt_utf8_seq(p, (size_t)(end - p)))) return 0;
   return 1;
 }

@@ -26,6 +26,10 @@ void *rt_calloc(size_t n, size_t size);
 
 /* True if the n bytes at s are well-formed UTF-8 (NUL bytes allowed). */
 int rt_utf8_valid(const void *s, size_t n);
+/* The length of the valid UTF-8 sequence at s (n >= 1 bytes there), or 0:
+ * overlong forms, surrogates and code points past U+10FFFF are invalid,
+ * as jansson has it. */
+size_t rt_utf8_seq(const void *s, size_t n);
 
 /* A growable byte buffer. Zero-initialise it, or use buf_init. The bytes
  * belong to the buffer until buf_free; pointers into it are invalidated by
