@@ -3,18 +3,37 @@
 
 #include <sys/stat.h>
 
-eng *fx_open(const char *name, unsigned rerun_limit) {
-  eng_config cfg = {.store = {.nosync = 1},
-                    .clock = {.kind = RATTAN_CLOCK_VIRTUAL, .start_us = T0},
-                    .has_seed = 1,
-                    .seed = 42,
-                    .rerun_limit = rerun_limit};
+eng_config fx_config(void) {
+  return (eng_config){.store = {.nosync = 1},
+                      .clock = {.kind = RATTAN_CLOCK_VIRTUAL, .start_us = T0},
+                      .has_seed = 1,
+                      .seed = 42};
+}
+
+eng *fx_open_with(const char *name, const eng_config *cfg) {
   const char *dir = test_path(name);
   mkdir(dir, 0700);
   eng *e;
   errbuf err = {0};
-  ASSERT_OK(eng_open(&e, dir, &cfg, &err), err.msg);
+  ASSERT_OK(eng_open(&e, dir, cfg, &err), err.msg);
   return e;
+}
+
+eng *fx_open(const char *name, unsigned rerun_limit) {
+  eng_config cfg = fx_config();
+  cfg.rerun_limit = rerun_limit;
+  return fx_open_with(name, &cfg);
+}
+
+void fx_start(eng *e, const char *json, size_t len) {
+  errbuf err = {0};
+  eng_problems probs = {0};
+  eng_task_opts o = {.id = "t"};
+  char id[ST_ID_MAX + 1];
+  ASSERT_OK(eng_task_create(e, json, len, &o, &probs, id, &err), err.msg);
+  eng_problems_free(&probs);
+  eng_op op = {.kind = OP_START, .task = "t"};
+  ASSERT_OK(eng_operate(e, &op, &err), err.msg);
 }
 
 typedef struct one {

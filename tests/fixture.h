@@ -11,6 +11,11 @@
 /* Opens an engine in test_dir()/name: nosync, virtual clock at T0,
  * seed 42 and the given rerun limit (0: default). Aborts on failure. */
 eng *fx_open(const char *name, unsigned rerun_limit);
+/* fx_open's configuration, and opening test_dir()/name with another. */
+eng_config fx_config(void);
+eng *fx_open_with(const char *name, const eng_config *cfg);
+/* Creates task "t" from the len bytes of json and starts it. */
+void fx_start(eng *e, const char *json, size_t len);
 
 /* One transition in its own write transaction. */
 int fx_transit(eng *e, const char *task, const char *node, const eng_change *c,

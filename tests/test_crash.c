@@ -14,17 +14,6 @@
  * exclusive gateway and four rounds of a loop. */
 static const char *const sample = "tests/data/loop-sample.json";
 
-static void start(eng *e, const char *json, size_t len) {
-  errbuf err = {0};
-  eng_problems probs = {0};
-  eng_task_opts o = {.id = "t"};
-  char id[ST_ID_MAX + 1];
-  ASSERT_OK(eng_task_create(e, json, len, &o, &probs, id, &err), err.msg);
-  eng_problems_free(&probs);
-  eng_op op = {.kind = OP_START, .task = "t"};
-  ASSERT_OK(eng_operate(e, &op, &err), err.msg);
-}
-
 /* Drives task t until nothing moves; returns the drive's code. */
 static int drive(eng *e) {
   errbuf err = {0};
@@ -53,7 +42,7 @@ static int fail_each(int what, unsigned step) {
   size_t len;
   char *json = test_slurp(sample, &len);
   eng *e = fx_open("base", 0);
-  start(e, json, len);
+  fx_start(e, json, len);
   ASSERT_OK(drive(e), "baseline drive");
   ASSERT_EQ(root_state(e).state, RATTAN_STATE_FINISHED);
   buf want = fx_dump(e);
@@ -64,7 +53,7 @@ static int fail_each(int what, unsigned step) {
     char name[32];
     snprintf(name, sizeof name, "f%u", n);
     e = fx_open(name, 0);
-    start(e, json, len);
+    fx_start(e, json, len);
     st_fault(eng_store(e), what, n, RATTAN_EIO);
     int rc = drive(e);
     st_fault(eng_store(e), what, 0, 0);

@@ -25,42 +25,25 @@ static const char *const sample = "tests/data/loop-sample.json";
 
 /* fx_open's engine, with group commit on a flushed store. */
 static eng *open_group(const char *name, unsigned window_us, unsigned max) {
-  eng_config cfg = {.clock = {.kind = RATTAN_CLOCK_VIRTUAL, .start_us = T0},
-                    .has_seed = 1,
-                    .seed = 42,
-                    .group = 1,
-                    .group_window_us = window_us,
-                    .group_max = max};
-  const char *dir = test_path(name);
-  mkdir(dir, 0700);
-  eng *e;
-  errbuf err = {0};
-  ASSERT_OK(eng_open(&e, dir, &cfg, &err), err.msg);
-  return e;
-}
-
-static void start(eng *e, const char *json, size_t len) {
-  errbuf err = {0};
-  eng_problems probs = {0};
-  eng_task_opts o = {.id = "t"};
-  char id[ST_ID_MAX + 1];
-  ASSERT_OK(eng_task_create(e, json, len, &o, &probs, id, &err), err.msg);
-  eng_problems_free(&probs);
-  eng_op op = {.kind = OP_START, .task = "t"};
-  ASSERT_OK(eng_operate(e, &op, &err), err.msg);
+  eng_config cfg = fx_config();
+  cfg.store.nosync = 0;
+  cfg.group = 1;
+  cfg.group_window_us = window_us;
+  cfg.group_max = max;
+  return fx_open_with(name, &cfg);
 }
 
 static void start_file(eng *e, const char *path) {
   size_t len;
   char *json = test_slurp(path, &len);
-  start(e, json, len);
+  fx_start(e, json, len);
   free(json);
 }
 
 static void start_fan(eng *e, int branches, int len) {
   char *json = shape_fan_out(branches, len);
   ASSERT(json);
-  start(e, json, strlen(json));
+  fx_start(e, json, strlen(json));
   rt_free(json);
 }
 
@@ -287,18 +270,12 @@ void test_group_map_growth(void) {
   eng *base = fx_open("base", 0);
   start_fan(base, 20, 10);
   drive(base, NULL);
-  eng_config cfg = {.store = {.map_size = 256 << 10},
-                    .clock = {.kind = RATTAN_CLOCK_VIRTUAL, .start_us = T0},
-                    .has_seed = 1,
-                    .seed = 42,
-                    .group = 1,
-                    .group_window_us = FOREVER_US,
-                    .group_max = 1000};
-  const char *dir = test_path("small");
-  mkdir(dir, 0700);
-  eng *e;
-  errbuf err = {0};
-  ASSERT_OK(eng_open(&e, dir, &cfg, &err), err.msg);
+  eng_config cfg = fx_config();
+  cfg.store = (st_config){.map_size = 256 << 10};
+  cfg.group = 1;
+  cfg.group_window_us = FOREVER_US;
+  cfg.group_max = 1000;
+  eng *e = fx_open_with("small", &cfg);
   size_t map = st_map_size(eng_store(e));
   start_fan(e, 20, 10);
   drive(e, NULL);
