@@ -55,7 +55,7 @@ typedef struct figures {
   unsigned long kills, kills_by[N_MODES];
   unsigned long lives, scenarios, finished, by_durability[3];
   unsigned long acks, lost, duplicates, violations;
-  unsigned long unacked_persisted; /* killed between commit and ack */
+  unsigned long unacked_persisted; /* lives whose last step held, unacked */
   unsigned long replayed, stale;
   double *reopen_ms;
   size_t n_reopen, cap_reopen;
@@ -884,7 +884,7 @@ static void summary(figures *f, const setup *su, double secs) {
          f->finished, f->scenarios);
   printf("  acks %lu, lost acked %lu, duplicates %lu, violations %lu\n",
          f->acks, f->lost, f->duplicates, f->violations);
-  printf("  kills after a commit and before its ack: %lu\n",
+  printf("  lives ending with a step held but not acknowledged: %lu\n",
          f->unacked_persisted);
   printf("  journals replayed and compared: %lu\n", f->replayed);
   printf("  reopen ms: p50 %.2f, p99 %.2f, max %.2f (%zu reopens)\n",
