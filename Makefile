@@ -2,6 +2,8 @@
 #
 #   make                 build/librattan.a, build/librattan.so, build/rattan
 #   make test            the test suite (installs missing packages first)
+#   make crash           the crash loop, CRASH_KILLS (200) SIGKILLs;
+#                        crash-long: 10,000
 #   make SANITIZE=1 test the same under ASan + UBSan, in build-asan/
 #   make check-layers    fail on an include that breaks the layer rules
 #   make format          clang-format every source; format-check: verify
@@ -57,7 +59,7 @@ SHARED = $(BUILD)/librattan.so.$(VERSION)
 # names only.
 INTERNAL = $(BUILD)/librattan-internal.a
 
-.PHONY: all test demo bench check-layers format format-check install check-install \
+.PHONY: all test crash crash-long demo bench check-layers format format-check install check-install \
         fuzz deps clean
 
 all: $(STATIC) $(BUILD)/librattan.so $(BUILD)/rattan $(EXAMPLE_BIN)
@@ -94,6 +96,25 @@ $(BUILD)/examples/%: examples/%.c include/rattan.h $(STATIC)
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(INTERNAL)
 	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(INTERNAL) $(LIBS)
+
+# The crash loop (tests/crash): writers killed with SIGKILL at random
+# moments and at named points, the store checked after each kill.
+# `make crash` is CI's size, `make crash-long` the long run of README's
+# figures. CRASH_KILLS overrides the count (a smaller one under ASan).
+CRASH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/crash/*.c))
+CRASH_KILLS ?= 200
+CRASH_LONG_KILLS ?= 10000
+
+$(BUILD)/crash-loop: $(CRASH_OBJ) $(BUILD)/tests/shapes.o $(INTERNAL)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+crash: deps
+	@$(MAKE) --no-print-directory $(BUILD)/crash-loop
+	$(BUILD)/crash-loop --kills $(CRASH_KILLS)
+
+crash-long: deps
+	@$(MAKE) --no-print-directory $(BUILD)/crash-loop
+	$(BUILD)/crash-loop --kills $(CRASH_LONG_KILLS)
 
 # Each test gets a fresh store under TMPDIR; the runner's last line is
 # "N passed, N failed". T=name runs the tests whose names contain it.
@@ -186,4 +207,4 @@ deps:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CRASH_OBJ:.o=.d)

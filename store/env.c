@@ -1,8 +1,8 @@
 /*
  * The LMDB environment: open and close, transactions, the write loop that
- * grows the map on MDB_MAP_FULL, raw record access, dumps and the fault
- * points tests use. This is the only file that calls mdb_txn_* and
- * mdb_env_*; the record codecs build on st_get / st_put.
+ * grows the map on MDB_MAP_FULL, raw record access, dumps, the fault points
+ * tests use and the crash loop's kill points. This is the only file that
+ * calls mdb_txn_* and mdb_env_*; the record codecs build on st_get / st_put.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +58,7 @@ struct st_store {
   int unflushed;    /* a batch committed since the last full flush */
   unsigned commits; /* since open, for the periodic reader check */
   char dir[256];
+  int stale_cleared; /* dead readers' slots mdb_reader_check cleared */
   struct {
     unsigned put_n, commit_n;
     int put_code, commit_code;
@@ -136,6 +137,21 @@ static int fault_to_mdb(int code) {
 static int fault_hit(unsigned *n, int code) {
   if (*n == 0 || --*n != 0) return 0;
   return fault_to_mdb(code);
+}
+
+/* The crash loop's hook (store.h): NULL outside it. */
+static void (*point_hook)(int point);
+
+void st_set_point_hook(void (*fn)(int point)) {
+  point_hook = fn;
+}
+
+static void at_point(int point) {
+  if (point_hook) point_hook(point);
+}
+
+int st_stale_cleared(st_store *s) {
+  return s->stale_cleared;
 }
 
 void st_fault(st_store *s, int what, unsigned n, int code) {
@@ -252,10 +268,13 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
                    "the transaction",
                    s->dir);
     int mrc = 0;
-    if (rc || (mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code)))
+    if (rc || (mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code))) {
       mdb_txn_abort(t->txn);
-    else
+    } else {
+      at_point(ST_POINT_PRECOMMIT);
       mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
+      if (mrc == 0) at_point(ST_POINT_COMMIT);
+    }
     t->txn = NULL;
     txn_end(s);
     if (t->mapfull || mrc == MDB_MAP_FULL) {
@@ -325,10 +344,13 @@ int st_batch_commit(st_store *s, errbuf *err) {
   if (rc || !s->batch) return rc;
   st_txn *t = &s->w;
   int mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code);
-  if (mrc)
+  if (mrc) {
     mdb_txn_abort(t->txn);
-  else
+  } else {
+    at_point(ST_POINT_PRECOMMIT);
     mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
+    if (mrc == 0) at_point(ST_POINT_COMMIT);
+  }
   t->txn = NULL;
   s->batch = 0;
   txn_end(s);
@@ -430,7 +452,9 @@ static int put(st_txn *t, int db, st_slice key, st_slice val, unsigned flags,
   MDB_val k = val_of(key), v = val_of(val);
   int rc = fault_hit(&s->fault.put_n, s->fault.put_code);
   if (!rc) rc = mdb_put(t->txn, s->dbi[db], &k, &v, flags);
-  return rc ? write_failed(t, rc, db, flags ? "insert" : "put", err) : 0;
+  if (rc) return write_failed(t, rc, db, flags ? "insert" : "put", err);
+  at_point(ST_POINT_PUT);
+  return 0;
 }
 
 int st_put(st_txn *t, int db, st_slice key, st_slice val, errbuf *err) {
@@ -614,6 +638,7 @@ int st_open(st_store **out, const char *dir, const st_config *cfg,
     ret = map_err(s, rc, "clear stale readers", err);
     goto out_close_env;
   }
+  s->stale_cleared = dead;
   if ((ret = st_write(s, open_dbs, NULL, err))) goto out_close_env;
   *out = s;
   return 0;

@@ -496,4 +496,19 @@ int st_dump_task(st_txn *t, const char *task, buf *out, errbuf *err);
 enum { ST_FAULT_PUT, ST_FAULT_COMMIT };
 void st_fault(st_store *s, int what, unsigned n, int code);
 
+/* ---- Crash points (tests/crash) -------------------------------------------
+ * The crash loop kills a writer process at named moments of a write: right
+ * after a put succeeded, just before a commit, and right after a commit
+ * succeeded (before the store returns). With a hook set, the store calls
+ * it at each of those points with the point's number; the hook may end
+ * the process there (SIGKILL), and otherwise must return without touching
+ * the store. One process-wide pointer, NULL unless set: set it before any
+ * thread writes (it is not synchronized). Unset, a point costs one load
+ * and one branch. */
+enum { ST_POINT_PUT, ST_POINT_PRECOMMIT, ST_POINT_COMMIT, ST_POINT_COUNT };
+void st_set_point_hook(void (*fn)(int point));
+
+/* The number of reader slots of dead processes that st_open cleared. */
+int st_stale_cleared(st_store *s);
+
 #endif
