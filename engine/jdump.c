@@ -47,8 +47,8 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     if ((s[i] & 0xC0) != 0x80) return 0;
     cp = cp << 6 | (s[i] & 0x3F);
   }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
     return 0;
   return len;
 }
@@ -113,8 +113,8 @@ static int put_int(buf *b, json_int_t v) {
   char digits[24];
   size_t i = sizeof digits;
   /* Negated as unsigned, so the most negative value works too. */
-  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
-                               : (unsigned long long)v;
+  unsigned long long u =
+      v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
   do {
     digits[--i] = (char)('0' + u % 10);
     u /= 10;
@@ -150,8 +150,7 @@ int jdump(const json_t *v, buf *b) {
     case JSON_ARRAY: {
       if (put(b, "[", 1)) return -1;
       for (size_t i = 0; i < json_array_size(v); i++)
-        if ((i && put(b, ",", 1)) || jdump(json_array_get(v, i), b))
-          return -1;
+        if ((i && put(b, ",", 1)) || jdump(json_array_get(v, i), b)) return -1;
       return put(b, "]", 1);
     }
     case JSON_STRING:
@@ -168,4 +167,13 @@ int jdump(const json_t *v, buf *b) {
       return put(b, "null", 4);
   }
   return -1;
+}
+
+char *jdump_text(const json_t *v) {
+  buf b = {0};
+  if (!v || jdump(v, &b) || buf_append(&b, "", 1)) {
+    buf_free(&b);
+    return NULL;
+  }
+  return (char *)b.data;
 }

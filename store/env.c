@@ -59,6 +59,8 @@ struct st_store {
     unsigned put_n, commit_n;
     int put_code, commit_code;
   } fault;
+  void (*on_commit)(void *ctx); /* tests: see st_on_commit */
+  void *on_commit_ctx;
 };
 
 /* Maps an LMDB or errno code to ours, with a message naming what failed. */
@@ -133,6 +135,17 @@ static int fault_to_mdb(int code) {
 static int fault_hit(unsigned *n, int code) {
   if (*n == 0 || --*n != 0) return 0;
   return fault_to_mdb(code);
+}
+
+void st_on_commit(st_store *s, void (*fn)(void *ctx), void *ctx) {
+  s->on_commit = fn;
+  s->on_commit_ctx = ctx;
+}
+
+/* Tells the test observer, if any, that a commit succeeded; called with
+ * no transaction of the store open, so it may read the store. */
+static void committed(st_store *s) {
+  if (s->on_commit) s->on_commit(s->on_commit_ctx);
 }
 
 void st_fault(st_store *s, int what, unsigned n, int code) {
@@ -249,7 +262,9 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
       continue;
     }
     if (rc) return rc;
-    return mrc ? map_err(s, mrc, "commit", err) : 0;
+    if (mrc) return map_err(s, mrc, "commit", err);
+    committed(s);
+    return 0;
   }
 }
 
@@ -309,7 +324,9 @@ int st_batch_commit(st_store *s, errbuf *err) {
     err_clear(err);
     return ST_AGAIN;
   }
-  return mrc ? map_err(s, mrc, "commit", err) : 0;
+  if (mrc) return map_err(s, mrc, "commit", err);
+  committed(s);
+  return 0;
 }
 
 int st_batch_open(st_store *s) {
