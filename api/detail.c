@@ -11,10 +11,16 @@
 
 #define TASKS_MAX 50
 
-/* A stored JSON text (pool offset) as a value; "" when absent. */
-static json_t *pool_json(const eng_status *st, uint32_t off) {
+/* A stored JSON text (pool offset) as a value; NULL when absent. Running
+ * out of memory marks m, so the answer is RATTAN_ENOMEM rather than one
+ * that leaves the value out. */
+static json_t *pool_json(const eng_status *st, uint32_t off, emitter *m) {
   if (off == ST_NONE) return NULL;
-  return json_loads((const char *)st->pool.data + off, JSON_DECODE_ANY, NULL);
+  unsigned failures = rt_alloc_failures();
+  json_t *j =
+      json_loads((const char *)st->pool.data + off, JSON_DECODE_ANY, NULL);
+  if (!j && rt_alloc_failures() != failures) m->oom = 1;
+  return j;
 }
 
 /* SOPS ids are numbers: an id of digits is written as one. */
@@ -210,7 +216,7 @@ static void emit_node_data(emitter *m, json_t *data) {
 static void emit_attempt(walk *w, uint32_t i) {
   const struct eng_attempt *a = &w->st->attempts[i];
   emitter *m = w->m;
-  json_t *data = pool_json(w->st, a->data);
+  json_t *data = pool_json(w->st, a->data, m);
   em_map(m, 15);
   em_key(m, "id");
   em_int(m, (int64_t)i + 1);
@@ -342,7 +348,7 @@ static int emit_detail(walk *w, uint32_t top, unsigned loop) {
   em_end(m, 1);
   em_key(m, "history_id");
   em_int(m, earlier ? (int64_t)shown + 1 : -1);
-  json_t *data = pool_json(st, data_off);
+  json_t *data = pool_json(st, data_off, m);
   emit_node_data(m, data);
   json_decref(data);
   em_key(m, "auto_retry_info");
@@ -425,8 +431,9 @@ int rattan_task_detail(rattan_engine *re, const char *task,
     return st_finish(&m, &b, out, len, rc);
   }
   json_t *pt = eng_def_to_json(st.def);
+  if (!pt) m.oom = 1; /* never an answer without its pipeline_tree */
   const eng_status_node *root = st.n ? &st.nodes[st.root] : NULL;
-  json_t *data = pool_json(&st, st.data);
+  json_t *data = pool_json(&st, st.data, &m);
   json_t *outs = json_object_get(data, "outputs");
   em_map(&m, 5);
   em_key(&m, "result");

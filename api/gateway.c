@@ -58,6 +58,11 @@ struct gw {
  * ------------------------------------------------------------------
  */
 
+/* Room made for the answer before a write route changes anything, so
+ * the change is never made and then reported as RATTAN_ENOMEM because
+ * its answer (a view's dict, well under this) found no memory. */
+#define ANSWER_ROOM 4096
+
 /* Ends an answer written into g->b; returns rc. */
 static int done(gw *g, int rc) {
   return st_finish(&g->m, &g->b, g->out, g->len, rc);
@@ -275,7 +280,7 @@ static int create_task(gw *g) {
         g, 0, CODE_PARAM_INVALID,
         !name ? "invalid params: 'name'" : "invalid params: 'pipeline_tree'",
         RATTAN_EINVAL);
-  char *text = json_dumps(tree, JSON_COMPACT);
+  char *text = jdump_text(tree);
   if (!text) return RATTAN_ENOMEM;
   rattan_task_options o = {.name = name, .project = g->biz};
   int rc = rattan_task_create(g->re, text, strlen(text), &o, g->task);
@@ -417,7 +422,7 @@ static int operate_task(gw *g) {
 
 /* An object field as JSON text for the engine (NULL when empty). */
 static char *object_text(json_t *v) {
-  return json_object_size(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+  return json_object_size(v) ? jdump_text(v) : NULL;
 }
 
 static int node_op(gw *g, const char *action, const char *node, json_t *data,
@@ -430,7 +435,7 @@ static int node_op(gw *g, const char *action, const char *node, json_t *data,
     text = object_text(inputs);
     rc = rattan_node_retry(re, task, node, text);
   } else if (!strcmp(action, "callback")) {
-    text = json_dumps(data, JSON_COMPACT);
+    text = jdump_text(data);
     rc =
         text ? rattan_node_callback(re, task, node, text, NULL) : RATTAN_ENOMEM;
   } else if (!strcmp(action, "forced_fail")) {
@@ -554,8 +559,7 @@ static int node_callback(gw *g) {
     return view_answer(g, 0, CODE_PARAM_INVALID, msg, RATTAN_EINVAL);
   }
   json_t *data = json_object_get(g->body, "callback_data");
-  char *text =
-      json_dumps(data ? data : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+  char *text = jdump_text(data ? data : json_null());
   if (!text) return RATTAN_ENOMEM;
   rc = rattan_node_callback(g->re, g->task, node, text,
                             version && *version ? version : NULL);
@@ -690,10 +694,13 @@ int rattan_gateway(rattan_engine *re, const rattan_request *in, char **out,
                       g.r->name, g.r->post ? "POST" : "GET");
   if (post) {
     json_error_t jerr;
+    unsigned failures = rt_alloc_failures();
     g.body = rq.body_len <= BODY_MAX
                  ? json_loadb(rq.body ? rq.body : "", rq.body_len,
                               JSON_REJECT_DUPLICATES, &jerr)
                  : NULL;
+    /* jansson reports running out of memory as a bad body. */
+    if (!g.body && rt_alloc_failures() != failures) return RATTAN_ENOMEM;
     g.body_bad = !json_is_object(g.body);
   }
   int rc;
@@ -702,6 +709,8 @@ int rattan_gateway(rattan_engine *re, const rattan_request *in, char **out,
                      g.r->ids == IDS_BIZ ? "bk_biz_id is required"
                                          : "task_id and bk_biz_id are required",
                      RATTAN_EINVAL);
+  } else if (post && buf_reserve(&g.b, ANSWER_ROOM)) {
+    rc = RATTAN_ENOMEM;
   } else {
     g.so.project = g.biz;
     rc = g.r->fn(&g);

@@ -624,9 +624,12 @@ int st_check_project(const rattan_status_options *o, const eng_status *st,
   return err_set(err, RATTAN_ENOTFOUND, "task %s does not exist", task);
 }
 
-/* Hands the buffer to the caller (NUL-terminated for JSON). */
+/* Hands the buffer to the caller (NUL-terminated for JSON). An
+ * allocation failure behind rc (an envelope may describe one, such as a
+ * store read that could not begin) is RATTAN_ENOMEM with no answer, as
+ * rattan.h promises: the caller gets nothing to free. */
 int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc) {
-  if (m->oom || buf_append(b, "", 1)) {
+  if (rc == RATTAN_ENOMEM || m->oom || buf_append(b, "", 1)) {
     buf_free(b);
     return RATTAN_ENOMEM;
   }

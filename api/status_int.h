@@ -80,7 +80,8 @@ void st_emit_load_error(emitter *m, const rattan_status_options *o,
 int st_check_project(const rattan_status_options *o, const eng_status *st,
                      const char *task, errbuf *err);
 /* Hands b to the caller as *out (NUL-terminated) and returns rc, or
- * RATTAN_ENOMEM (b freed) when the writer ran out of memory. */
+ * RATTAN_ENOMEM (b freed, *out left NULL) when the writer ran out of
+ * memory or rc is RATTAN_ENOMEM. */
 int st_finish(emitter *m, buf *b, char **out, size_t *len, int rc);
 
 #endif

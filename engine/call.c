@@ -113,7 +113,7 @@ static const char *keep(rattan_call *c, char *t) {
 }
 
 static const char *json_text(rattan_call *c, const json_t *v) {
-  return v ? keep(c, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) : NULL;
+  return v ? keep(c, jdump_text(v)) : NULL;
 }
 
 const char *rattan_call_task(const rattan_call *c) {
@@ -149,27 +149,39 @@ const char *rattan_call_callback_data(const rattan_call *c) {
   return c->callback_data;
 }
 
-static int set_output(rattan_call *c, const char *key, json_t *v) {
-  if (!key || !v) {
+/* Stores v (NULL when it could not be made) as output key. failures is
+ * rt_alloc_failures() before v was made: an allocation that failed since
+ * makes the result RATTAN_ENOMEM and marks the call, so the drive
+ * returns RATTAN_ENOMEM instead of storing whatever the component makes
+ * of the error (a failed node, or a node finished without the output). */
+static int set_output(rattan_call *c, const char *key, json_t *v,
+                      unsigned failures) {
+  if (key && v) {
+    if (json_object_set_new(c->outputs, key, v) == 0) return 0;
+  } else {
     json_decref(v);
-    return RATTAN_EINVAL;
   }
-  return json_object_set_new(c->outputs, key, v) ? RATTAN_ENOMEM : 0;
+  if (rt_alloc_failures() == failures) return RATTAN_EINVAL;
+  c->oom = 1;
+  return RATTAN_ENOMEM;
 }
 
 int rattan_call_set_output(rattan_call *c, const char *key, const char *json) {
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *v = json ? json_loads(json, JSON_DECODE_ANY, &je) : NULL;
-  return set_output(c, key, v);
+  return set_output(c, key, v, failures);
 }
 
 int rattan_call_set_output_text(rattan_call *c, const char *key,
                                 const char *text) {
-  return set_output(c, key, text ? json_string(text) : NULL);
+  unsigned failures = rt_alloc_failures();
+  return set_output(c, key, text ? json_string(text) : NULL, failures);
 }
 
 int rattan_call_set_output_int(rattan_call *c, const char *key, int64_t v) {
-  return set_output(c, key, json_integer(v));
+  unsigned failures = rt_alloc_failures();
+  return set_output(c, key, json_integer(v), failures);
 }
 
 void rattan_call_fail(rattan_call *c, const char *ex_data) {

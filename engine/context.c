@@ -19,8 +19,13 @@
 static json_t *parse_stored(run *r, st_slice v, const char *what,
                             const char *node) {
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY, &je);
-  if (!j)
+  /* jansson reports running out of memory as bad text. */
+  if (!j && rt_alloc_failures() != failures)
+    err_set(r->err, RATTAN_ENOMEM, "task %s node %s: %s: out of memory",
+            r->task, node, what);
+  else if (!j)
     err_set(r->err, RATTAN_ECORRUPT, "task %s node %s: %s: %s", r->task, node,
             what, je.text);
   return j;
@@ -236,7 +241,11 @@ static int render_json(cx *c, json_t *j, json_t **out) {
 
 int cx_render(cx *c, const char *json_text, int kind, json_t **out) {
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *j = json_loads(json_text, JSON_DECODE_ANY, &je);
+  /* jansson reports running out of memory as bad text. */
+  if (!j && rt_alloc_failures() != failures)
+    return err_set(&c->why, RATTAN_ENOMEM, "out of memory");
   if (!j) return err_set(&c->why, RATTAN_ECORRUPT, "stored value: %s", je.text);
   if (kind == ST_VAR_PLAIN) {
     *out = j;

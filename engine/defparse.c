@@ -148,7 +148,7 @@ json_t *dp_obj(parser *p, path *pt, json_t *obj, const char *key,
  */
 
 uint32_t dp_json(parser *p, json_t *v) {
-  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  char *s = jdump_text(v);
   if (!s) {
     p->oom = 1;
     return ST_NONE;

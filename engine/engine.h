@@ -387,4 +387,11 @@ int eng_status_read(eng *e, st_txn *t, const char *task,
 struct json_t *eng_def_to_json(const st_def *d);
 void eng_status_free(eng_status *o);
 
+/* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)'s text, NUL-terminated,
+ * from rt_malloc; NULL when v is NULL, memory runs out or a string is not
+ * UTF-8. Use it instead of json_dumps: jansson 2.14's writer ignores a
+ * failure to write an object's key, so under memory pressure json_dumps
+ * can return text with a key missing ({"id":"p",":{...}). */
+char *jdump_text(const struct json_t *v);
+
 #endif

@@ -136,3 +136,12 @@ int jdump(const json_t *v, buf *b) {
   }
   return -1;
 }
+
+char *jdump_text(const json_t *v) {
+  buf b = {0};
+  if (!v || jdump(v, &b) || buf_append(&b, "", 1)) {
+    buf_free(&b);
+    return NULL;
+  }
+  return (char *)b.data;
+}

@@ -180,9 +180,15 @@ static int op_retry(run *r, uint32_t ni, const char *inputs, int subprocess) {
     return rc;
   if (inputs) {
     json_error_t je;
+    unsigned failures = rt_alloc_failures();
     json_t *j = json_loads(inputs, 0, &je);
     int ok = json_is_object(j);
     json_decref(j);
+    /* jansson reports running out of memory as bad text. */
+    if (!j && rt_alloc_failures() != failures)
+      return err_set(r->err, RATTAN_ENOMEM,
+                     "task %s node %s: retry inputs: out of memory", r->task,
+                     id);
     if (!ok)
       return err_set(
           r->err, RATTAN_EINVAL, "task %s node %s: retry inputs: %s at byte %d",
@@ -320,10 +326,15 @@ static int op_forced_fail(run *r, uint32_t ni, const char *ex_data) {
   json_t *data = data_load(r, id);
   if (!data) return r->err->code;
   json_t *out = json_object_get(data, "outputs");
-  json_object_set_new(out, "ex_data",
-                      ex_data ? json_string(ex_data) : json_null());
-  json_object_set_new(out, "_forced_failed", json_true());
-  rc = data_fail(r, id, data, ex_data ? ex_data : "forced fail");
+  /* Both outputs or an error: data stored without them would pass for
+   * the forced failure's. */
+  if (json_object_set_new(out, "ex_data",
+                          ex_data ? json_string(ex_data) : json_null()) ||
+      json_object_set_new(out, "_forced_failed", json_true()))
+    rc = err_set(r->err, RATTAN_ENOMEM, "task %s node %s: out of memory",
+                 r->task, id);
+  else
+    rc = data_fail(r, id, data, ex_data ? ex_data : "forced fail");
   json_decref(data);
   p.status = ST_PROC_SLEEP;
   p.inflight = 0;
@@ -353,8 +364,13 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
                    "task %s node %s: a callback is already pending", r->task,
                    id);
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *data =
       op->text ? json_loads(op->text, JSON_DECODE_ANY, &je) : json_null();
+  if (!data && rt_alloc_failures() != failures)
+    return err_set(r->err, RATTAN_ENOMEM,
+                   "task %s node %s: callback data: out of memory", r->task,
+                   id);
   if (!data)
     return err_set(r->err, RATTAN_EINVAL,
                    "task %s node %s: callback data: %s at byte %d", r->task, id,
@@ -370,7 +386,7 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
   }
   char *text = NULL;
   if (!rc && (!json_is_array(q) || json_array_append(q, data) ||
-              !(text = json_dumps(q, JSON_COMPACT))))
+              !(text = jdump_text(q))))
     rc = err_set(r->err, RATTAN_ENOMEM, "callback: out of memory");
   json_decref(q);
   json_decref(data);

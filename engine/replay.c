@@ -42,7 +42,7 @@ int eng_export(eng *e, const char *task, buf *out, errbuf *err) {
   if ((rc = st_def_get(t, task, &def, err))) goto out_end;
   json_t *tree = def_to_json(&def);
   st_def_free(&def);
-  json = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
+  json = tree ? jdump_text(tree) : NULL;
   json_decref(tree);
   if (!json) {
     rc = err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
@@ -172,7 +172,11 @@ static int apply_data(replay *r, const st_jchange *c, errbuf *err) {
   const char *task = r->h.task.id;
   if (!c->present) return st_data_del(r->st, task, c->node, c->tag, 0, err);
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *j = json_loadb(c->value.ptr, c->value.len, 0, &je);
+  /* jansson reports running out of memory as bad text. */
+  if (!j && rt_alloc_failures() != failures)
+    return err_set(err, RATTAN_ENOMEM, "node %s: data: out of memory", c->node);
   int shape =
       c->tag == ST_DATA_CALLBACKS ? json_is_array(j) : json_is_object(j);
   json_decref(j);

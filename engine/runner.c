@@ -398,18 +398,27 @@ static int run_activity(run *r, st_proc *p, uint32_t ni, const st_state *rec,
   char why[ERRBUF_MAX + 128];
   int rc = cx_inputs(r, ni, d->nodes[ni].pipe, rec, &inputs, why, sizeof why);
   if (rc && rc != RATTAN_EINVAL) goto out_free;
-  json_object_set_new(rc ? outputs : inputs, "_loop", json_integer(rec->loop));
-  json_object_set_new(rc ? outputs : inputs, "_inner_loop",
-                      json_integer(rec->inner_loop));
+  /* Every value below or RATTAN_ENOMEM: data stored without one of them
+   * would pass for a whole step. */
+  json_t *into = rc ? outputs : inputs;
+  int oom =
+      !outputs || json_object_set_new(into, "_loop", json_integer(rec->loop)) ||
+      json_object_set_new(into, "_inner_loop", json_integer(rec->inner_loop));
+  if (!oom && rc)
+    oom = json_object_set_new(outputs, "_result", json_false()) ||
+          json_object_set(data, "outputs", outputs);
+  else if (!oom)
+    oom = json_object_set(data, "inputs", inputs) ||
+          json_object_set(data, "outputs", outputs) ||
+          json_object_set_new(data, "ex_data", json_null());
+  if (oom) {
+    rc = err_set(r->err, RATTAN_ENOMEM, "node %s: out of memory", id);
+    goto out_free;
+  }
   if (rc) {
-    json_object_set_new(outputs, "_result", json_false());
-    json_object_set(data, "outputs", outputs);
     rc = fail_node(r, p, ni, data, why);
     goto out_free;
   }
-  json_object_set(data, "inputs", inputs);
-  json_object_set(data, "outputs", outputs);
-  json_object_set_new(data, "ex_data", json_null());
   if ((rc = data_save(r, id, data))) goto out_free;
   p->inflight = 1;
   if ((rc = put_proc(r, p))) goto out_free;
@@ -552,14 +561,17 @@ static int pop_callback(run *r, const char *id) {
   int rc = st_data_get(r->st, r->task, id, ST_DATA_CALLBACKS, 0, &v, r->err);
   if (rc) return rc == RATTAN_ENOTFOUND ? 0 : rc;
   json_error_t je;
+  unsigned failures = rt_alloc_failures();
   json_t *q = json_loadb(v.ptr, v.len, 0, &je);
+  if (!q && rt_alloc_failures() != failures)
+    return err_set(r->err, RATTAN_ENOMEM, "node %s: out of memory", id);
   if (!json_is_array(q)) {
     json_decref(q);
     return err_set(r->err, RATTAN_ECORRUPT, "node %s: callback queue: %s", id,
                    je.text);
   }
   json_array_remove(q, 0);
-  char *text = json_dumps(q, JSON_COMPACT);
+  char *text = jdump_text(q);
   json_decref(q);
   if (!text) return err_set(r->err, RATTAN_ENOMEM, "out of memory");
   rc = st_data_put(r->st, r->task, id, ST_DATA_CALLBACKS, 0,
@@ -621,10 +633,14 @@ static int apply(eng_txn *t, void *ctx, errbuf *err) {
   json_t *data = s->data ? json_incref(s->data) : data_load(&r, s->node);
   if (!data) return err->code;
   json_t *out = s->outputs;
-  json_object_set_new(out, "_result", json_boolean(s->ok));
-  json_object_set_new(out, "_loop", json_integer(st.loop));
-  json_object_set_new(out, "_inner_loop", json_integer(st.inner_loop));
-  json_object_set(data, "outputs", out);
+  /* All of the result or RATTAN_ENOMEM, never a result missing a part. */
+  if (json_object_set_new(out, "_result", json_boolean(s->ok)) ||
+      json_object_set_new(out, "_loop", json_integer(st.loop)) ||
+      json_object_set_new(out, "_inner_loop", json_integer(st.inner_loop)) ||
+      json_object_set(data, "outputs", out)) {
+    rc = err_set(err, RATTAN_ENOMEM, "node %s: out of memory", s->node);
+    goto out_free;
+  }
   const comp *cp = comp_find(r.e, d->pool + d->nodes[ni].code);
   int type = cp ? (int)cp->c.schedule : RATTAN_SCHEDULE_NONE;
   if (s->call == CALL_SCHEDULE) {
@@ -667,8 +683,9 @@ static int apply(eng_txn *t, void *ctx, errbuf *err) {
       rc = finish_activity(&r, &p, ni, data, 0);
     } else {
       const char *why = s->ex_data ? s->ex_data : "component failed";
-      json_object_set_new(data, "ex_data", json_string(why));
-      if (d->nodes[ni].flags & ST_NF_ERROR_IGNORABLE) {
+      if (json_object_set_new(data, "ex_data", json_string(why)))
+        rc = err_set(err, RATTAN_ENOMEM, "node %s: out of memory", s->node);
+      else if (d->nodes[ni].flags & ST_NF_ERROR_IGNORABLE) {
         rc = finish_activity(&r, &p, ni, data, 1);
       } else if (!(rc = cx_extract(&r, d->nodes[ni].pipe, s->node, out))) {
         /* bamboo maps a failed activity's outputs too. */
@@ -840,14 +857,17 @@ static int load_schedule(eng *e, step *s, errbuf *err) {
   rc = st_data_get(rt, s->task, s->node, ST_DATA_CALLBACKS, 0, &v, err);
   if (rc == 0 && s->sched.pending) {
     json_error_t je;
+    unsigned failures = rt_alloc_failures();
     json_t *q = json_loadb(v.ptr, v.len, 0, &je);
     json_t *first = json_array_get(q, 0);
-    s->callback =
-        first ? json_dumps(first, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    s->callback = first ? jdump_text(first) : NULL;
     json_decref(q);
-    if (!s->callback)
+    if (!s->callback && rt_alloc_failures() != failures)
+      rc = err_set(err, RATTAN_ENOMEM, "node %s: callback queue: out of memory",
+                   s->node);
+    else if (!s->callback)
       rc = err_set(err, RATTAN_ECORRUPT, "node %s: callback queue: %s", s->node,
-                   first ? "out of memory" : je.text);
+                   je.text);
   } else if (rc == RATTAN_ENOTFOUND) {
     rc = 0;
   }

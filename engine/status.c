@@ -42,13 +42,18 @@ static int load_ex_data(load_ctx *c, const char *node, eng_status_node *n) {
       st_data_get(c->t, c->out->task.id, node, ST_DATA_EXEC, 0, &v, c->err);
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
+  unsigned failures = rt_alloc_failures();
   json_t *j = json_loadb(v.ptr, v.len, 0, NULL);
+  /* jansson reports running out of memory as bad text: an answer
+   * without the ex_data would pass for a whole one. */
+  if (!j && rt_alloc_failures() != failures)
+    return err_set(c->err, RATTAN_ENOMEM, "node %s: out of memory", node);
   json_t *x = json_object_get(j, "ex_data");
   if (json_is_string(x)) {
     rc = pool_add(&c->out->pool, json_string_value(x), json_string_length(x),
                   &n->ex_data);
   } else if (x && !json_is_null(x)) {
-    char *text = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = jdump_text(x);
     rc = text ? pool_add(&c->out->pool, text, strlen(text), &n->ex_data)
               : RATTAN_ENOMEM;
     rt_free(text);

@@ -135,7 +135,7 @@ int eng_task_definition(eng *e, const char *task, char **json, size_t *len,
   if (rc) return rc;
   json_t *tree = def_to_json(&def);
   st_def_free(&def);
-  char *s = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
+  char *s = tree ? jdump_text(tree) : NULL;
   json_decref(tree);
   if (!s) return err_set(err, RATTAN_ENOMEM, "task %s: out of memory", task);
   /* jansson allocates through rt_malloc (see rattan_set_allocator). */

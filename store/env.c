@@ -63,6 +63,8 @@ struct st_store {
     unsigned put_n, commit_n;
     int put_code, commit_code;
   } fault;
+  void (*on_commit)(void *ctx); /* tests: see st_on_commit */
+  void *on_commit_ctx;
 };
 
 /* Maps an LMDB or errno code to ours, with a message naming what failed. */
@@ -154,6 +156,11 @@ int st_stale_cleared(st_store *s) {
   return s->stale_cleared;
 }
 
+void st_on_commit(st_store *s, void (*fn)(void *ctx), void *ctx) {
+  s->on_commit = fn;
+  s->on_commit_ctx = ctx;
+}
+
 void st_fault(st_store *s, int what, unsigned n, int code) {
   if (what == ST_FAULT_PUT) {
     s->fault.put_n = n;
@@ -224,6 +231,8 @@ int st_reader_count(st_store *s) {
 static void committed(st_store *s) {
   int dead;
   if (++s->commits % READER_CHECK_EVERY == 0) mdb_reader_check(s->env, &dead);
+  /* The test observer, if any: no transaction of the store is open. */
+  if (s->on_commit) s->on_commit(s->on_commit_ctx);
 }
 
 /* Doubles the map up to the maximum. */

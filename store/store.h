@@ -495,6 +495,11 @@ int st_dump_task(st_txn *t, const char *task, buf *out, errbuf *err);
  * the map and running its callback again). n = 0 disarms. */
 enum { ST_FAULT_PUT, ST_FAULT_COMMIT };
 void st_fault(st_store *s, int what, unsigned n, int code);
+/* Calls fn(ctx) after every successful commit (fn NULL: stops), with no
+ * transaction of s open, so fn may read the store: tests record the
+ * store after each commit to check that a failure leaves whole commits
+ * only. */
+void st_on_commit(st_store *s, void (*fn)(void *ctx), void *ctx);
 
 /* ---- Crash points (tests/crash) -------------------------------------------
  * The crash loop kills a writer process at named moments of a write: right

@@ -230,3 +230,9 @@ T(concurrency_killed_reader_reclaimed)
 T(concurrency_long_read_growth_ends)
 /* bad input */
 T(badinput_sweep)
+/* fault injection */
+T(oom_create)
+T(oom_operations)
+T(oom_reads)
+T(oom_replay_gateway)
+T(fault_io_writes)
