@@ -18,7 +18,7 @@ static json_t *pool_json(const eng_status *st, uint32_t off, emitter *m) {
   if (off == ST_NONE) return NULL;
   unsigned failures = rt_alloc_failures();
   json_t *j =
-      json_loads((const char *)st->pool.data + off, JSON_DECODE_ANY, NULL);
+      jparse_str((const char *)st->pool.data + off, JSON_DECODE_ANY, NULL);
   if (!j && rt_alloc_failures() != failures) m->oom = 1;
   return j;
 }

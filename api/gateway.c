@@ -300,7 +300,7 @@ static int create_task(gw *g) {
   size_t def_len;
   if ((rc = rattan_task_definition(g->re, g->task, &def, &def_len)))
     return engine_answer(g, rc);
-  json_t *stored = json_loadb(def, def_len, 0, NULL);
+  json_t *stored = jparse(def, def_len, 0, NULL);
   rattan_free(def);
   if (!stored) return RATTAN_ENOMEM;
   char url[512];
@@ -696,8 +696,8 @@ int rattan_gateway(rattan_engine *re, const rattan_request *in, char **out,
     json_error_t jerr;
     unsigned failures = rt_alloc_failures();
     g.body = rq.body_len <= BODY_MAX
-                 ? json_loadb(rq.body ? rq.body : "", rq.body_len,
-                              JSON_REJECT_DUPLICATES, &jerr)
+                 ? jparse(rq.body ? rq.body : "", rq.body_len,
+                          JSON_REJECT_DUPLICATES, &jerr)
                  : NULL;
     /* jansson reports running out of memory as a bad body. */
     if (!g.body && rt_alloc_failures() != failures) return RATTAN_ENOMEM;

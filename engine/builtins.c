@@ -6,6 +6,7 @@
  */
 #include "builtins.h"
 
+#include "engine.h"
 #include "store/mem.h"
 
 #include <jansson.h>
@@ -80,7 +81,7 @@ static int output_int(rattan_call *c, const char *key, int64_t *v) {
  * NUL): 0, or -1 when it is absent, not a string, or does not fit. */
 static int text_output(rattan_call *c, const char *key, char *out, size_t cap) {
   const char *json = rattan_call_output(c, key);
-  json_t *j = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+  json_t *j = json ? jparse_str(json, JSON_DECODE_ANY, NULL) : NULL;
   size_t n = json_string_length(j);
   int ok = json_is_string(j) && n < cap && !memchr(json_string_value(j), 0, n);
   if (ok) memcpy(out, json_string_value(j), n + 1);

@@ -169,7 +169,7 @@ static int set_output(rattan_call *c, const char *key, json_t *v,
 int rattan_call_set_output(rattan_call *c, const char *key, const char *json) {
   json_error_t je;
   unsigned failures = rt_alloc_failures();
-  json_t *v = json ? json_loads(json, JSON_DECODE_ANY, &je) : NULL;
+  json_t *v = json ? jparse_str(json, JSON_DECODE_ANY, &je) : NULL;
   return set_output(c, key, v, failures);
 }
 

@@ -20,7 +20,7 @@ static json_t *parse_stored(run *r, st_slice v, const char *what,
                             const char *node) {
   json_error_t je;
   unsigned failures = rt_alloc_failures();
-  json_t *j = json_loadb(v.ptr, v.len, JSON_DECODE_ANY, &je);
+  json_t *j = jparse(v.ptr, v.len, JSON_DECODE_ANY, &je);
   /* jansson reports running out of memory as bad text. */
   if (!j && rt_alloc_failures() != failures)
     err_set(r->err, RATTAN_ENOMEM, "task %s node %s: %s: out of memory",
@@ -242,7 +242,7 @@ static int render_json(cx *c, json_t *j, json_t **out) {
 int cx_render(cx *c, const char *json_text, int kind, json_t **out) {
   json_error_t je;
   unsigned failures = rt_alloc_failures();
-  json_t *j = json_loads(json_text, JSON_DECODE_ANY, &je);
+  json_t *j = jparse_str(json_text, JSON_DECODE_ANY, &je);
   /* jansson reports running out of memory as bad text. */
   if (!j && rt_alloc_failures() != failures)
     return err_set(&c->why, RATTAN_ENOMEM, "out of memory");
@@ -340,7 +340,7 @@ int cx_outputs(run *r, uint32_t pipe, json_t *out) {
     if (rc == RATTAN_EINVAL) {
       const st_def_var *var = pipe_var(d, pipe, key);
       json_error_t je;
-      v = json_loads(d->pool + var->value, JSON_DECODE_ANY, &je);
+      v = jparse_str(d->pool + var->value, JSON_DECODE_ANY, &je);
       rc = v ? 0 : RATTAN_ENOMEM;
     }
     if (!rc && json_object_set_new(out, key, v)) rc = RATTAN_ENOMEM;

@@ -80,7 +80,7 @@ static json_t *var_json(out *o, const st_def_var *v) {
   if (!j) return NULL;
   put(o, j, "type", json_string(kinds[v->kind]));
   unsigned failures = rt_alloc_failures();
-  json_t *val = json_loads(S(o, v->value), JSON_DECODE_ANY, NULL);
+  json_t *val = jparse_str(S(o, v->value), JSON_DECODE_ANY, NULL);
   if (!val && rt_alloc_failures() != failures) o->oom = 1;
   put(o, j, "value", val ? val : json_null());
   if (v->custom_type != ST_NONE)

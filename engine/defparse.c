@@ -807,7 +807,7 @@ int def_compile(const char *text, size_t len, const def_options *o, st_def *out,
   }
   json_error_t jerr;
   unsigned failed = rt_alloc_failures();
-  json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *doc = jparse(text, len, JSON_REJECT_DUPLICATES, &jerr);
   if (doc && rt_alloc_failures() != failed) {
     /* jansson may also go on after a failed allocation with a string cut
      * short: nothing it parsed then can be trusted. */

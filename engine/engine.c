@@ -16,11 +16,12 @@ static int vclock_resume(eng *e, errbuf *err) {
   rc = st_vclock_get(t, &stored, err);
   st_read_end(t);
   /* Only a clock moved past its start needs storing. */
-  e->vclock_stored = e->vnow;
+  e->vclock_stored = e->vclock_base = e->vnow;
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
   eng_clock_advance(e, stored);
   e->vclock_stored = stored;
+  e->vclock_base = e->vnow;
   return 0;
 }
 
@@ -89,23 +90,15 @@ eng *eng_txn_engine(eng_txn *t) {
   return t->e;
 }
 
-/* What the engine remembers of a lost batch's writes: the virtual
- * clock's stored reading, read back (when it cannot be, the next write
- * stores the clock again). The versions the batch drew stay drawn: an
- * unseeded position must only never repeat; a seeded one lives in the
- * store. */
+/* What the engine remembers of a lost batch's writes. The virtual clock
+ * goes back to its reading as of the last commit: a jump made while the
+ * batch was open may have been to a due time only the lost batch held,
+ * and a redo from a later reading would differ (a poll's next due time,
+ * say). The versions the batch drew stay drawn: an unseeded position
+ * must only never repeat; a seeded one lives in the store. */
 static void batch_lost(eng *e) {
   if (e->clock.kind != RATTAN_CLOCK_VIRTUAL) return;
-  e->vclock_stored = INT64_MIN;
-  st_txn *t;
-  errbuf err = {0};
-  int64_t stored;
-  if (st_read_begin(e->st, &t, &err)) return;
-  int rc = st_vclock_get(t, &stored, &err);
-  st_read_end(t);
-  /* As at open, a clock never stored is at its start. */
-  if (rc == 0 || rc == RATTAN_ENOTFOUND)
-    e->vclock_stored = rc ? e->clock.start_us : stored;
+  e->vnow = e->vclock_stored = e->vclock_base;
 }
 
 typedef struct write_ctx {
@@ -149,7 +142,10 @@ static int write_in(eng *e, int batch, eng_write_fn fn, void *ctx,
                  : st_write(e->st, write_run, &w, err);
   if (rc == 0) {
     e->rng_pos = w.rng_pos;
-    if (e->clock.kind == RATTAN_CLOCK_VIRTUAL) e->vclock_stored = e->vnow;
+    if (e->clock.kind == RATTAN_CLOCK_VIRTUAL) {
+      e->vclock_stored = e->vnow;
+      if (!batch) e->vclock_base = e->vnow; /* a plain write commits all */
+    }
   } else if (batch) {
     batch_lost(e);
   }
@@ -164,8 +160,17 @@ int eng_step_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err) {
   return write_in(e, e->group, fn, ctx, err);
 }
 
+void eng_batch_abort(eng *e) {
+  if (!st_batch_open(e->st)) return;
+  st_batch_abort(e->st);
+  batch_lost(e);
+}
+
 int eng_batch_commit(eng *e, errbuf *err) {
   int rc = st_batch_commit(e->st, err);
-  if (rc) batch_lost(e);
+  if (rc)
+    batch_lost(e);
+  else
+    e->vclock_base = e->vclock_stored;
   return rc;
 }

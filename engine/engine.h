@@ -63,6 +63,8 @@ int eng_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
  * eng_batch_commit; otherwise the same as eng_write. */
 int eng_step_write(eng *e, eng_write_fn fn, void *ctx, errbuf *err);
 int eng_batch_commit(eng *e, errbuf *err);
+/* Drops the open batch, if any (the drive failed). */
+void eng_batch_abort(eng *e);
 
 st_txn *eng_txn_store(eng_txn *t);
 eng *eng_txn_engine(eng_txn *t);
@@ -393,5 +395,13 @@ void eng_status_free(eng_status *o);
  * failure to write an object's key, so under memory pressure json_dumps
  * can return text with a key missing ({"id":"p",":{...}). */
 char *jdump_text(const struct json_t *v);
+struct json_error_t;
+/* json_loadb and json_loads, except that an allocation failing anywhere
+ * in the parse fails it (NULL, the failure counted by rt_alloc_failures):
+ * jansson 2.14 can drop a member it could not store and still return the
+ * rest. Use them instead of jansson's. */
+struct json_t *jparse(const char *p, size_t n, size_t flags,
+                      struct json_error_t *je);
+struct json_t *jparse_str(const char *s, size_t flags, struct json_error_t *je);
 
 #endif

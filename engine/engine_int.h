@@ -17,6 +17,9 @@ struct eng {
   rattan_clock clock;
   int64_t vnow;          /* the virtual clock's reading */
   int64_t vclock_stored; /* the reading the store holds */
+  /* The reading as of the last commit: where a lost batch's jumps go
+   * back to. */
+  int64_t vclock_base;
   unsigned rerun_limit;
   int seeded;
   uint64_t seed;

@@ -1,10 +1,10 @@
 /*
- * Compact JSON text of a jansson value, byte for byte what
- * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes, appended to a
- * buffer. The runner stores every activity's execution data twice per
- * run; jansson's own writer goes through a callback per token, snprintf
- * per integer and a fresh allocation per call, which cost more than the
- * rest of the step.
+ * JSON text in and out of jansson values. jdump: the compact JSON text of a
+ * jansson value, byte for byte what json_dumps(v, JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes, appended to a buffer. The runner stores every
+ * activity's execution data twice per run; jansson's own writer goes through a
+ * callback per token, snprintf per integer and a fresh allocation per call,
+ * which cost more than the rest of the step.
  *
  * jansson's rules kept here: object keys in the object's own (insertion)
  * order; strings escaped for '"', '\\' and control characters only
@@ -144,4 +144,18 @@ char *jdump_text(const json_t *v) {
     return NULL;
   }
   return (char *)b.data;
+}
+
+json_t *jparse(const char *p, size_t n, size_t flags, json_error_t *je) {
+  unsigned failures = rt_alloc_failures();
+  json_t *j = json_loadb(p, n, flags, je);
+  if (j && rt_alloc_failures() != failures) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+json_t *jparse_str(const char *s, size_t flags, json_error_t *je) {
+  return jparse(s, strlen(s), flags, je);
 }

@@ -181,7 +181,7 @@ static int op_retry(run *r, uint32_t ni, const char *inputs, int subprocess) {
   if (inputs) {
     json_error_t je;
     unsigned failures = rt_alloc_failures();
-    json_t *j = json_loads(inputs, 0, &je);
+    json_t *j = jparse_str(inputs, 0, &je);
     int ok = json_is_object(j);
     json_decref(j);
     /* jansson reports running out of memory as bad text. */
@@ -366,7 +366,7 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
   json_error_t je;
   unsigned failures = rt_alloc_failures();
   json_t *data =
-      op->text ? json_loads(op->text, JSON_DECODE_ANY, &je) : json_null();
+      op->text ? jparse_str(op->text, JSON_DECODE_ANY, &je) : json_null();
   if (!data && rt_alloc_failures() != failures)
     return err_set(r->err, RATTAN_ENOMEM,
                    "task %s node %s: callback data: out of memory", r->task,
@@ -378,7 +378,7 @@ static int op_callback(run *r, uint32_t ni, const eng_op *op) {
   st_slice v;
   json_t *q = NULL;
   rc = st_data_get(r->st, r->task, id, ST_DATA_CALLBACKS, 0, &v, r->err);
-  if (rc == 0) q = json_loadb(v.ptr, v.len, 0, &je);
+  if (rc == 0) q = jparse(v.ptr, v.len, 0, &je);
   if (rc == RATTAN_ENOTFOUND || !sc.pending) {
     json_decref(q);
     q = json_array();

@@ -173,7 +173,7 @@ static int apply_data(replay *r, const st_jchange *c, errbuf *err) {
   if (!c->present) return st_data_del(r->st, task, c->node, c->tag, 0, err);
   json_error_t je;
   unsigned failures = rt_alloc_failures();
-  json_t *j = json_loadb(c->value.ptr, c->value.len, 0, &je);
+  json_t *j = jparse(c->value.ptr, c->value.len, 0, &je);
   /* jansson reports running out of memory as bad text. */
   if (!j && rt_alloc_failures() != failures)
     return err_set(err, RATTAN_ENOMEM, "node %s: data: out of memory", c->node);

@@ -303,11 +303,11 @@ static int run_end(run *r, st_proc *p, uint32_t ni) {
     rc = r->err->code;
     goto out_free;
   }
-  if (d->pipes[pipe].node != ST_NONE) {
-    json_object_set_new(outputs, "_loop", json_integer(prec.loop));
-    json_object_set_new(outputs, "_inner_loop", json_integer(prec.inner_loop));
-  }
-  if (json_object_set(data, "outputs", outputs) ||
+  if ((d->pipes[pipe].node != ST_NONE &&
+       (json_object_set_new(outputs, "_loop", json_integer(prec.loop)) ||
+        json_object_set_new(outputs, "_inner_loop",
+                            json_integer(prec.inner_loop)))) ||
+      json_object_set(data, "outputs", outputs) ||
       (rc = data_save(r, pid, data))) {
     rc = rc ? rc : err_set(r->err, RATTAN_ENOMEM, "out of memory");
     goto out_free;
@@ -366,7 +366,11 @@ static int run_subprocess(run *r, st_proc *p, uint32_t ni,
       json_decref(params);
       return rc == RATTAN_ENOMEM ? rc : fail_node(r, p, ni, NULL, why);
     }
-    json_object_set_new(params, d->pool + v->key, val);
+    if (json_object_set_new(params, d->pool + v->key, val)) {
+      cx_close(&parent);
+      json_decref(params);
+      return err_set(r->err, RATTAN_ENOMEM, "out of memory");
+    }
   }
   cx_close(&parent);
   if (!params || !(data = data_load(r, sid)) ||
@@ -562,7 +566,7 @@ static int pop_callback(run *r, const char *id) {
   if (rc) return rc == RATTAN_ENOTFOUND ? 0 : rc;
   json_error_t je;
   unsigned failures = rt_alloc_failures();
-  json_t *q = json_loadb(v.ptr, v.len, 0, &je);
+  json_t *q = jparse(v.ptr, v.len, 0, &je);
   if (!q && rt_alloc_failures() != failures)
     return err_set(r->err, RATTAN_ENOMEM, "node %s: out of memory", id);
   if (!json_is_array(q)) {
@@ -723,9 +727,10 @@ static int time_out(eng_txn *t, void *ctx, errbuf *err) {
   char why[96];
   snprintf(why, sizeof why, "node timeout: ran longer than %d seconds",
            (int)r.d->nodes[ni].timeout);
-  json_object_set_new(json_object_get(data, "outputs"), "_forced_failed",
-                      json_true());
-  rc = data_fail(&r, s->node, data, why);
+  rc = json_object_set_new(json_object_get(data, "outputs"), "_forced_failed",
+                           json_true())
+           ? err_set(err, RATTAN_ENOMEM, "node %s: out of memory", s->node)
+           : data_fail(&r, s->node, data, why);
   json_decref(data);
   if (rc || (rc = st_proc_get(r.st, s->task, s->sched.pid, &p, err)))
     return rc == RATTAN_ENOTFOUND ? 0 : rc;
@@ -858,7 +863,7 @@ static int load_schedule(eng *e, step *s, errbuf *err) {
   if (rc == 0 && s->sched.pending) {
     json_error_t je;
     unsigned failures = rt_alloc_failures();
-    json_t *q = json_loadb(v.ptr, v.len, 0, &je);
+    json_t *q = jparse(v.ptr, v.len, 0, &je);
     json_t *first = json_array_get(q, 0);
     s->callback = first ? jdump_text(first) : NULL;
     json_decref(q);
@@ -1002,10 +1007,12 @@ int eng_drive(eng *e, const char *task, unsigned budget, eng_drive_result *res,
   }
   step_reset(&s);
   /* Nothing is reported done before it is durable: the last batch
-   * commits, then every batch of the drive is flushed. A failed write
-   * took its batch with it; after any other failure the batch commits. */
+   * commits, then every batch of the drive is flushed. A drive that
+   * fails loses its open batch (a failed write took it already), so the
+   * store is as its last whole batch left it. */
   if (e->group) {
-    if (rc < 0 && !st_batch_open(e->st)) {
+    if (rc < 0) {
+      eng_batch_abort(e);
       res->steps -= b.steps;
       b.steps = 0;
     }

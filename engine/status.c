@@ -43,7 +43,7 @@ static int load_ex_data(load_ctx *c, const char *node, eng_status_node *n) {
   if (rc == RATTAN_ENOTFOUND) return 0;
   if (rc) return rc;
   unsigned failures = rt_alloc_failures();
-  json_t *j = json_loadb(v.ptr, v.len, 0, NULL);
+  json_t *j = jparse(v.ptr, v.len, 0, NULL);
   /* jansson reports running out of memory as bad text: an answer
    * without the ex_data would pass for a whole one. */
   if (!j && rt_alloc_failures() != failures)

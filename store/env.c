@@ -374,6 +374,10 @@ int st_batch_commit(st_store *s, errbuf *err) {
   return 0;
 }
 
+void st_batch_abort(st_store *s) {
+  if (s->batch) batch_abort(s);
+}
+
 int st_batch_open(st_store *s) {
   return s->batch;
 }

@@ -123,6 +123,8 @@ int st_batch_commit(st_store *s, errbuf *err);
 /* Makes every committed batch durable: 0 once flushed (at once when
  * nothing waits, or the store is nosync). */
 int st_batch_flush(st_store *s, errbuf *err);
+/* Drops the open batch, if any: nothing of it is written. */
+void st_batch_abort(st_store *s);
 /* Whether a batch is open. */
 int st_batch_open(st_store *s);
 /* The id of the last committed transaction (it counts commits). */
