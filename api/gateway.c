@@ -716,6 +716,8 @@ int rattan_gateway(rattan_engine *re, const rattan_request *in, char **out,
     rc = g.r->fn(&g);
   }
   json_decref(g.body);
-  if (!*out) buf_free(&g.b);
+  /* The answer is g.b's, or a status call's own buffer (then g.b holds at
+   * most the room reserved for it). */
+  if ((void *)*out != (void *)g.b.data) buf_free(&g.b);
   return rc;
 }
