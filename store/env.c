@@ -247,6 +247,24 @@ static int grow(st_store *s, errbuf *err) {
   return resize(s, next, err);
 }
 
+/* Ends the write txn: aborts it when rc (the work's result) is an error
+ * or the commit fault point fires, else commits it. Returns the LMDB or
+ * fault code of the commit, 0 when it was committed or rc was set. */
+static int end_write(st_store *s, int rc) {
+  st_txn *t = &s->w;
+  int mrc = 0;
+  if (rc || (mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code))) {
+    mdb_txn_abort(t->txn);
+  } else {
+    at_point(ST_POINT_PRECOMMIT);
+    mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
+    if (mrc == 0) at_point(ST_POINT_COMMIT);
+  }
+  t->txn = NULL;
+  txn_end(s);
+  return mrc;
+}
+
 int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
   if (s->panic)
     return err_set(err, RATTAN_EPANIC, "store %s: unusable after a fatal error",
@@ -276,16 +294,7 @@ int st_write(st_store *s, st_write_fn fn, void *ctx, errbuf *err) {
                    "store %s: a write failed inside "
                    "the transaction",
                    s->dir);
-    int mrc = 0;
-    if (rc || (mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code))) {
-      mdb_txn_abort(t->txn);
-    } else {
-      at_point(ST_POINT_PRECOMMIT);
-      mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
-      if (mrc == 0) at_point(ST_POINT_COMMIT);
-    }
-    t->txn = NULL;
-    txn_end(s);
+    int mrc = end_write(s, rc);
     if (t->mapfull || mrc == MDB_MAP_FULL) {
       if ((rc = grow(s, err))) return rc;
       err_clear(err); /* the full map was handled */
@@ -351,18 +360,8 @@ int st_batch_commit(st_store *s, errbuf *err) {
   int rc = s->lost;
   s->lost = 0;
   if (rc || !s->batch) return rc;
-  st_txn *t = &s->w;
-  int mrc = fault_hit(&s->fault.commit_n, s->fault.commit_code);
-  if (mrc) {
-    mdb_txn_abort(t->txn);
-  } else {
-    at_point(ST_POINT_PRECOMMIT);
-    mrc = mdb_txn_commit(t->txn); /* frees the txn, even on failure */
-    if (mrc == 0) at_point(ST_POINT_COMMIT);
-  }
-  t->txn = NULL;
   s->batch = 0;
-  txn_end(s);
+  int mrc = end_write(s, 0);
   if (mrc == MDB_MAP_FULL) {
     if ((rc = grow(s, err))) return rc;
     err_clear(err);
