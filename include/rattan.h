@@ -298,11 +298,12 @@ RATTAN_EXTERN int rattan_task_definition(rattan_engine *e, const char *task,
  * bamboo) that rattan_drive() pushes from node to node. rattan has no
  * thread of its own: the host calls rattan_drive() again when it returns
  * a due time, after an operation, or after a callback. Each state change
- * is one write transaction together with its journal entry, so closing
- * the engine (or crashing) at any point and driving again continues where
- * it stopped. A component's execute or schedule step may run again after
- * a crash that interrupted it before its result was stored (at least
- * once); nothing stored is ever applied twice. */
+ * is written together with its journal entry in one write transaction
+ * (with group commit a drive's steps share one; a drive that fails drops
+ * its open batch), so closing the engine (or crashing) at any point and
+ * driving again continues where it stopped. A component's execute or schedule
+ * step may run again after a crash that interrupted it before its result was
+ * stored (at least once); nothing stored is ever applied twice. */
 
 #define RATTAN_NO_TIME INT64_MIN /* an unset time */
 
