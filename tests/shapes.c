@@ -19,7 +19,9 @@ __attribute__((format(printf, 2, 3))) static void out(tree *t, const char *fmt,
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  t->oom |= n < 0 || buf_append(&t->b, line, (size_t)n) != 0;
+  /* A line that did not fit counts as a failure, never a short read. */
+  t->oom |= n < 0 || (size_t)n >= sizeof line ||
+            buf_append(&t->b, line, (size_t)n) != 0;
 }
 
 /* The finished text, NUL-terminated, or NULL when memory ran out. */
