@@ -327,6 +327,18 @@ static int create_task(gw *g) {
 
 /* {"result": false, "code": 3545000, "message": "task already started"}:
  * this one dict has its own key order. */
+/* The last keys of a successful write's answer, in SOPS's order there:
+ * result, code, trace_id; closes the answer. */
+static int success_tail(gw *g) {
+  em_key(&g->m, "result");
+  em_bool(&g->m, 1);
+  em_key(&g->m, "code");
+  em_int(&g->m, 0);
+  st_emit_trace(&g->m, "trace_id", g->so.trace_id);
+  em_end(&g->m, 0);
+  return done(g, 0);
+}
+
 static int already_started(gw *g) {
   em_map(&g->m, 4);
   em_key(&g->m, "result");
@@ -367,13 +379,7 @@ static int start_task(gw *g) {
   em_key(&g->m, "task_url");
   em_str(&g->m, url);
   em_end(&g->m, 0);
-  em_key(&g->m, "result");
-  em_bool(&g->m, 1);
-  em_key(&g->m, "code");
-  em_int(&g->m, 0);
-  st_emit_trace(&g->m, "trace_id", g->so.trace_id);
-  em_end(&g->m, 0);
-  return done(g, 0);
+  return success_tail(g);
 }
 
 static int operate_task(gw *g) {
@@ -387,13 +393,7 @@ static int operate_task(gw *g) {
     em_map(&g->m, 4); /* the view's own dict: message first */
     em_key(&g->m, "message");
     em_str(&g->m, "success");
-    em_key(&g->m, "result");
-    em_bool(&g->m, 1);
-    em_key(&g->m, "code");
-    em_int(&g->m, 0);
-    st_emit_trace(&g->m, "trace_id", g->so.trace_id);
-    em_end(&g->m, 0);
-    return done(g, 0);
+    return success_tail(g);
   }
   task_look t;
   int rc = look(g, NULL, &t);
